@@ -1,0 +1,20 @@
+"""Engine building: target-specific TensorRT plans and optimized ONNX models, with a manifest.
+
+* :mod:`.manifest` — the engine folder contract (``manifest.json``): read, write,
+  verify hashes, describe this machine, check an engine against it.
+* :mod:`.onnx_info` — what an input ONNX model is (I/O, metadata, FP32/FP16/Q/DQ).
+* :mod:`.plan` — which precision path, flags and profile a target gets (pure data).
+* :mod:`.trtexec` — the equivalent ``trtexec`` command line.
+* :mod:`.tensorrt_builder` / :mod:`.calibrator` — the only code that calls TensorRT.
+* :mod:`.cpu_builder` — the ``cpu`` target (ONNX Runtime offline graph optimization).
+* :mod:`.build` — ``build_engine``: one entry point for every target.
+* :mod:`.bundle` — a tar.gz to build the engine on the robot itself.
+
+Nothing here imports tensorrt, a CUDA binding, onnxruntime or torch at module level.
+"""
+
+from .manifest import (EngineCompatibilityError, HashMismatchError, ManifestError, check_compatibility,
+                       ensure_compatible, machine_info, read_manifest, verify_hashes, write_manifest)
+
+__all__ = ["EngineCompatibilityError", "HashMismatchError", "ManifestError", "check_compatibility",
+           "ensure_compatible", "machine_info", "read_manifest", "verify_hashes", "write_manifest"]

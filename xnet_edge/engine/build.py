@@ -1,0 +1,305 @@
+"""``build_engine``: one entry point that builds an engine folder for any target.
+
+Order of work, so that a mistake never leaves a folder behind:
+
+1. validate everything the user gave (target, ONNX, metadata, calibration inputs,
+   output folder) — :class:`~xnet_edge.errors.UsageError`, exit 2;
+2. import the backend (TensorRT / ONNX Runtime) and decide the plan;
+3. build inside a temporary folder next to ``out_dir`` and rename it into place
+   only when the engine, copies of the inputs and the manifest are all written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from ..errors import UsageError
+from ..io_utils import atomic_dir, sha256_file, write_bytes_atomic
+from ..targets import TargetProfile, get_target, trt_generation
+from . import manifest as mf
+from .onnx_info import OnnxModelInfo, inspect_onnx, resolve_preprocessing
+from .plan import plan_cpu_build, plan_tensorrt_build, target_mismatches
+
+ONNX_NAME = "model.onnx"
+CACHE_NAME = "calibration.cache"
+LAYERS_NAME = "layers.json"
+SCRIPT_NAME = "build.sh"
+TIMING_NAME = "timing.cache"
+
+
+class TargetMismatchWarning(UserWarning):
+    """The build machine is not the target device: the engine will not load on the target."""
+
+
+@dataclass
+class BuildResult:
+    """A finished engine folder."""
+
+    out_dir: Path
+    manifest: dict
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _noop(_msg: str) -> None:
+    pass
+
+
+def check_out_dir(out_dir: str | os.PathLike) -> Path:
+    """Refuse an output path that is a file or a non-empty folder that is not an engine folder.
+
+    Raises:
+        UsageError: replacing it could destroy unrelated files.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"output {out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / mf.MANIFEST_NAME).is_file():
+        raise UsageError(f"refusing to replace {out}: it is not empty and not an engine folder")
+    return out
+
+
+def build_engine(onnx_path: str | os.PathLike, target: str | TargetProfile, out_dir: str | os.PathLike, *,
+                 precision: Optional[str] = None, dla: Optional[int] = None, workspace_mb: Optional[int] = None,
+                 timing_cache: Optional[str | os.PathLike] = None, opt_level: Optional[int] = None,
+                 calibration_cache: Optional[str | os.PathLike] = None,
+                 calibration_images: Optional[str | os.PathLike | Sequence] = None, threads: int = 0,
+                 max_batch: Optional[int] = None, log: Callable[[str], None] = _noop,
+                 verbose: bool = False) -> BuildResult:
+    """Build an engine folder (engine, input copies, manifest.json) for a target.
+
+    Args:
+        onnx_path: the exported (FP32, FP16 or Q/DQ) ONNX model.
+        target: a target name or profile (``xnet-edge targets``).
+        out_dir: the engine folder to create (an existing engine folder is replaced).
+        precision: fp32/fp16/int8/best; None follows the model and target.
+        dla: DLA core (Jetson targets with DLA).
+        workspace_mb: TensorRT workspace limit; the target's default when None.
+        timing_cache: TensorRT timing cache file, loaded if present and saved after the
+            build; None uses a per-user cache keyed by TensorRT version and GPU.
+        opt_level: TensorRT builder optimization level (0-5) or ONNX Runtime level (0-3).
+        calibration_cache: TensorRT calibration cache for legacy INT8 (TensorRT 8/10).
+        calibration_images: folder or files to calibrate legacy INT8 with (TensorRT 10).
+        threads: ONNX Runtime intra-op threads for the cpu target (0: its default).
+        max_batch: largest batch of the optimization profile for a dynamic batch.
+        log: called with one line per build step.
+        verbose: TensorRT INFO logging.
+
+    Returns:
+        A :class:`BuildResult`; mismatch warnings are also issued as
+        :class:`TargetMismatchWarning`.
+
+    Raises:
+        UsageError: unknown target, missing/corrupt ONNX, invalid option combination.
+        MissingDependencyError: TensorRT or ONNX Runtime is missing.
+        XnetEdgeError: the backend failed to build.
+    """
+    profile = target if isinstance(target, TargetProfile) else get_target(target)
+    info = inspect_onnx(onnx_path)
+    preprocessing = resolve_preprocessing(info)
+    if calibration_cache is not None and not Path(calibration_cache).is_file():
+        raise UsageError(f"calibration cache not found: {calibration_cache}")
+    if calibration_cache is not None and calibration_images is not None:
+        raise UsageError("pass either --calibration-cache or --calibration-images, not both")
+    out = check_out_dir(out_dir)
+    if profile.is_gpu:
+        _precheck_tensorrt_options(profile, info, preprocessing, precision=precision, dla=dla,
+                                   workspace_mb=workspace_mb, opt_level=opt_level, max_batch=max_batch,
+                                   calibration=_calibration_mode(calibration_cache, calibration_images))
+    else:
+        plan_cpu_build(profile, info.kind, precision=precision, threads=threads, opt_level=opt_level)
+    log(f"{info.path.name}: {info.kind.upper()} model, input {info.image_input.name} "
+        f"{list(info.image_input.shape)}, {info.num_nodes} nodes -> target {profile.name}")
+    if not profile.is_gpu:
+        return _build_cpu(info, profile, out, preprocessing, precision, threads, opt_level, log)
+    return _build_tensorrt(info, profile, out, preprocessing, precision=precision, dla=dla,
+                           workspace_mb=workspace_mb, timing_cache=timing_cache, opt_level=opt_level,
+                           calibration_cache=calibration_cache, calibration_images=calibration_images,
+                           max_batch=max_batch, log=log, verbose=verbose)
+
+
+def _io_specs(info: OnnxModelInfo, preprocessing: dict, output_shapes: Optional[dict]) -> tuple[list, list]:
+    """Manifest I/O: the input with its H/W fixed; outputs with the shapes the engine produced.
+
+    ``output_shapes`` are shapes seen for batch 1 (or the engine's own); a dynamic
+    batch stays -1 as in the ONNX.
+    """
+    h, w = preprocessing["input_size"]
+    image = info.image_input
+    n, c = image.shape[0], image.shape[1] if image.shape[1] > 0 else 3
+    inputs = [{"name": image.name, "shape": [n, c, int(h), int(w)], "dtype": image.dtype}]
+    outputs = []
+    for spec in info.outputs:
+        shape = list((output_shapes or {}).get(spec.name) or spec.shape)
+        if n < 0 and shape:
+            shape[0] = -1
+        outputs.append({"name": spec.name, "shape": [int(d) for d in shape], "dtype": spec.dtype})
+    return inputs, outputs
+
+
+def _make_readable(folder: Path) -> None:
+    # Temporary files and folders are created private (0600/0700); an engine folder is
+    # shared with services on the robot, so give it the permissions the umask allows.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(folder, 0o777 & ~umask)
+    for path in folder.iterdir():
+        os.chmod(path, (0o777 if path.suffix == ".sh" else 0o666) & ~umask)
+
+
+def _manifest(info, profile, preprocessing, *, kind, artifact, precision, tmp, machine, runtime,
+              output_shapes=None) -> dict:
+    inputs, outputs = _io_specs(info, preprocessing, output_shapes)
+    cache = tmp / CACHE_NAME
+    return mf.new_manifest(
+        artifact_kind=kind, artifact_file=artifact, artifact_sha256=sha256_file(tmp / artifact),
+        target=profile.to_dict(), precision=precision, inputs=inputs, outputs=outputs,
+        preprocessing=preprocessing, model=info.config, onnx_file=ONNX_NAME,
+        onnx_sha256=sha256_file(tmp / ONNX_NAME),
+        calibration_cache={"file": CACHE_NAME, "sha256": sha256_file(cache)} if cache.is_file() else None,
+        build_machine=machine, runtime=runtime)
+
+
+def _build_cpu(info, profile, out, preprocessing, precision, threads, opt_level, log) -> BuildResult:
+    from .cpu_builder import optimize_for_cpu, smoke_test
+
+    plan = plan_cpu_build(profile, info.kind, precision=precision, threads=threads, opt_level=opt_level)
+    for note in plan.notes:
+        log(f"note: {note}")
+    machine = mf.machine_info(probe_gpu=False)
+    with atomic_dir(out) as tmp:
+        shutil.copyfile(info.path, tmp / ONNX_NAME)
+        log(f"optimizing with ONNX Runtime {machine['onnxruntime']} ({plan.graph_optimization_level}, "
+            f"{plan.precision})")
+        engine = optimize_for_cpu(tmp / ONNX_NAME, tmp / mf.ARTIFACT_KINDS["onnx"], plan)
+        h, w = preprocessing["input_size"]
+        shapes = smoke_test(engine, info.image_input.name, (1, 3, h, w), plan.intra_op_num_threads)
+        manifest = _manifest(info, profile, preprocessing, kind="onnx", artifact=mf.ARTIFACT_KINDS["onnx"],
+                             precision=plan.precision, tmp=tmp, machine=machine,
+                             runtime={"onnxruntime": plan.runtime_dict()}, output_shapes=shapes)
+        mf.write_manifest(tmp, manifest)
+        _make_readable(tmp)
+    log(f"wrote {out}")
+    return BuildResult(out, manifest, [], list(plan.notes))
+
+
+def default_timing_cache_path(tensorrt_version: str, machine: dict) -> Path:
+    """Per-user timing cache: ``$XDG_CACHE_HOME/xnet-edge/timing/trt<ver>-<gpu>.cache``.
+
+    Timing caches are only valid for one TensorRT version and GPU, so both are in the name.
+    """
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    cc = (machine.get("compute_capability") or "unknown").replace(".", "")
+    return root / "xnet-edge" / "timing" / f"trt{tensorrt_version}-sm{cc}.cache"
+
+
+def _precheck_tensorrt_options(profile, info, preprocessing, **options) -> None:
+    """Fail with a usage error before TensorRT is needed when no TensorRT generation the
+    target runs could build these options."""
+    errors = []
+    for generation in profile.trt_generations:
+        try:
+            plan_tensorrt_build(profile, generation, info.kind, info.image_input.name, info.image_input.shape,
+                                input_size=preprocessing["input_size"], **options)
+            return
+        except UsageError as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
+def _calibration_mode(calibration_cache, calibration_images) -> Optional[str]:
+    if calibration_cache is not None:
+        return "cache"
+    return "calibrator" if calibration_images is not None else None
+
+
+def _build_tensorrt(info, profile, out, preprocessing, *, precision, dla, workspace_mb, timing_cache, opt_level,
+                    calibration_cache, calibration_images, max_batch, log, verbose) -> BuildResult:
+    from .tensorrt_builder import EngineBuildError, build_tensorrt_engine, import_tensorrt
+    from .trtexec import build_script
+
+    trt = import_tensorrt(min_generation=8)
+    version = str(trt.__version__)
+    plan = plan_tensorrt_build(profile, trt_generation(version), info.kind, info.image_input.name,
+                               info.image_input.shape, precision=precision,
+                               input_size=preprocessing["input_size"], dla=dla, workspace_mb=workspace_mb,
+                               opt_level=opt_level, calibration=_calibration_mode(calibration_cache,
+                                                                                  calibration_images),
+                               max_batch=max_batch)
+    if not plan.python_builder:
+        raise EngineBuildError(f"TensorRT {version} is installed; xnet-edge's builder needs TensorRT >= 10. "
+                               f"Build with trtexec: xnet-edge bundle {info.path} --target {profile.name} "
+                               "--tensorrt 8 -o bundle.tar.gz, then run its build.sh")
+    machine = {**mf.machine_info(), "tensorrt": version}
+    mismatches = target_mismatches(profile, machine)
+    for message in mismatches:
+        warnings.warn(message, TargetMismatchWarning, stacklevel=3)
+    for note in plan.notes:
+        log(f"note: {note}")
+    timing_path = Path(timing_cache) if timing_cache else default_timing_cache_path(version, machine)
+    with atomic_dir(out) as tmp:
+        shutil.copyfile(info.path, tmp / ONNX_NAME)
+        calibrator = _calibrator(plan, tmp, info, preprocessing, calibration_cache, calibration_images)
+        log(f"building with TensorRT {version}: precision {plan.precision}, flags {list(plan.flags) or 'none'}"
+            f"{', strongly typed' if plan.strongly_typed else ''}"
+            f"{f', DLA core {plan.dla_core}' if plan.dla_core is not None else ''}")
+        built = build_tensorrt_engine(plan, tmp / ONNX_NAME, calibrator=calibrator, verbose=verbose,
+                                      timing_cache=timing_path.read_bytes() if timing_path.is_file() else None)
+        (tmp / mf.ARTIFACT_KINDS["tensorrt-plan"]).write_bytes(built.plan)
+        if built.layer_info:
+            (tmp / LAYERS_NAME).write_text(_pretty_json(built.layer_info))
+        (tmp / SCRIPT_NAME).write_text(build_script(plan, calibration_cache=CACHE_NAME, timing_cache=TIMING_NAME,
+                                                    layer_info=LAYERS_NAME))
+        manifest = _manifest(info, profile, preprocessing, kind="tensorrt-plan",
+                             artifact=mf.ARTIFACT_KINDS["tensorrt-plan"], precision=plan.precision, tmp=tmp,
+                             machine=machine, runtime={"tensorrt": plan.runtime_dict()},
+                             output_shapes=built.output_shapes)
+        mf.write_manifest(tmp, manifest)
+        _make_readable(tmp)
+    if built.timing_cache:
+        write_bytes_atomic(timing_path, built.timing_cache)
+    log(f"wrote {out} (timing cache {timing_path})")
+    return BuildResult(out, manifest, mismatches, list(plan.notes))
+
+
+def _calibrator(plan, tmp: Path, info, preprocessing, calibration_cache, calibration_images):
+    if plan.int8_source not in ("calibration-cache", "calibrator"):
+        return None
+    from .calibrator import image_batches, list_images, make_entropy_calibrator, read_rgb_images
+
+    if plan.int8_source == "calibration-cache":
+        shutil.copyfile(calibration_cache, tmp / CACHE_NAME)
+        return make_entropy_calibrator(tmp / CACHE_NAME)
+    files = list_images(calibration_images)
+    shape = plan.input_shape
+    batches = image_batches(read_rgb_images(files), preprocessing["input_size"], preprocessing["mean"],
+                            preprocessing["std"], batch_size=int(shape[0]))
+    return make_entropy_calibrator(tmp / CACHE_NAME, batches, batch_shape=shape)
+
+
+def _pretty_json(text: str) -> str:
+    try:
+        return json.dumps(json.loads(text), indent=2) + "\n"
+    except (TypeError, ValueError):
+        return text
+
+
+def inspect_engine(out_dir: str | os.PathLike) -> tuple[dict, list]:
+    """Read an engine folder's manifest and check its hashes (no exception on mismatch).
+
+    Returns:
+        (manifest, list of :class:`~xnet_edge.engine.manifest.FileCheck`).
+
+    Raises:
+        UsageError: not an engine folder.
+        ManifestError: the manifest is malformed.
+    """
+    manifest = mf.read_manifest(out_dir)
+    return manifest, mf.check_hashes(out_dir, manifest)

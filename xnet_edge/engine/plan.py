@@ -1,0 +1,372 @@
+"""Build decisions as data: which precision path, flags and shape profile a target gets.
+
+Nothing here touches TensorRT or ONNX Runtime. :func:`plan_tensorrt_build` turns
+(target, TensorRT generation, precision, model kind, options) into a
+:class:`TrtBuildPlan`; :mod:`.tensorrt_builder` and :mod:`.trtexec` only execute
+or print it. The rules, by TensorRT generation:
+
+=========  ===============================  ===============================  ==========================
+model      TensorRT 8 (JetPack 5, trtexec)  TensorRT 10                      TensorRT 11 (strongly typed)
+=========  ===============================  ===============================  ==========================
+FP32 ONNX  fp16: FP16 flag; int8/best:      same as 8; the calibration       fp32 only (fp16 needs an
+           INT8 flag + calibration cache    cache or an IInt8Entropy-        FP16 ONNX, int8 a Q/DQ
+                                            Calibrator2 on images            ONNX)
+FP16 ONNX  FP16 flag                        STRONGLY_TYPED network           as built
+Q/DQ ONNX  INT8 (+FP16 for best) flags      INT8 (+FP16 for best) flags      as built
+=========  ===============================  ===============================  ==========================
+
+DLA (Jetson) runs FP16/INT8 only, with GPU fallback for unsupported layers and
+static shapes. Invalid combinations raise :class:`~xnet_edge.errors.UsageError`
+with the fix in the message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from ..errors import UsageError
+from ..targets import PRECISIONS, TRT_GENERATIONS, TargetProfile
+
+INT8_SOURCES = ("qdq", "calibration-cache", "calibrator")
+ORT_LEVELS = ("ORT_DISABLE_ALL", "ORT_ENABLE_BASIC", "ORT_ENABLE_EXTENDED", "ORT_ENABLE_ALL")
+DEFAULT_ORT_LEVEL = 2  # extended: fusions that stay portable across CPUs (level 3 adds NCHWc layouts)
+
+
+@dataclass(frozen=True)
+class ShapeProfile:
+    """One optimization profile for the image input: min / opt / max shapes."""
+
+    input_name: str
+    min: tuple[int, ...]
+    opt: tuple[int, ...]
+    max: tuple[int, ...]
+
+    def to_dict(self) -> dict:
+        return {"input": self.input_name, "min": list(self.min), "opt": list(self.opt), "max": list(self.max)}
+
+
+@dataclass(frozen=True)
+class TrtBuildPlan:
+    """Everything the TensorRT builder (or trtexec) needs to know, decided up front.
+
+    Attributes:
+        target: target name.
+        generation: TensorRT generation the plan is for (8, 10, 11).
+        precision: the requested precision after defaults (fp32/fp16/int8/best).
+        onnx_kind: ``"fp32"``, ``"fp16"`` or ``"qdq"``.
+        strongly_typed: create the network with the STRONGLY_TYPED flag (always true on 11).
+        flags: ``trt.BuilderFlag`` member names to set (``"FP16"``, ``"INT8"``, ``"GPU_FALLBACK"``).
+        int8_source: where INT8 scales come from: ``"qdq"``, ``"calibration-cache"``,
+            ``"calibrator"`` (IInt8EntropyCalibrator2 on images), or None.
+        dla_core: DLA core index or None (GPU).
+        workspace_mb: workspace memory pool limit (MiB).
+        opt_level: builder optimization level 0-5, or None for TensorRT's default.
+        input_shape: the image input's build shape at the profile's opt point.
+        profile: the optimization profile, or None when every input dimension is static.
+        python_builder: False when only trtexec can build (TensorRT 8).
+        notes: decisions worth telling the user (ignored options, fallbacks).
+    """
+
+    target: str
+    generation: int
+    precision: str
+    onnx_kind: str
+    strongly_typed: bool
+    flags: tuple[str, ...]
+    int8_source: Optional[str]
+    dla_core: Optional[int]
+    workspace_mb: int
+    opt_level: Optional[int]
+    input_shape: tuple[int, ...]
+    profile: Optional[ShapeProfile]
+    python_builder: bool
+    notes: tuple[str, ...] = ()
+
+    @property
+    def calibration_batch_size(self) -> int:
+        """Batch size a legacy calibrator feeds (the profile's opt batch)."""
+        return int(self.input_shape[0])
+
+    def runtime_dict(self) -> dict:
+        """The manifest's ``runtime.tensorrt`` block."""
+        return {"dla_core": self.dla_core, "generation": self.generation, "strongly_typed": self.strongly_typed,
+                "flags": list(self.flags), "int8_source": self.int8_source, "workspace_mb": self.workspace_mb,
+                "opt_level": self.opt_level, "profile": self.profile.to_dict() if self.profile else None}
+
+
+@dataclass(frozen=True)
+class CpuBuildPlan:
+    """The cpu target: ONNX Runtime offline graph optimization settings."""
+
+    precision: str
+    graph_optimization_level: str
+    intra_op_num_threads: int
+    providers: tuple[str, ...] = ("CPUExecutionProvider",)
+    notes: tuple[str, ...] = ()
+
+    def runtime_dict(self) -> dict:
+        """The manifest's ``runtime.onnxruntime`` block."""
+        return {"intra_op_num_threads": self.intra_op_num_threads,
+                "graph_optimization_level": self.graph_optimization_level, "providers": list(self.providers)}
+
+
+# --------------------------------------------------------------------------- precision
+
+
+def resolve_precision(target: TargetProfile, requested: Optional[str], onnx_kind: str) -> str:
+    """The precision to build: the requested one, or the default implied by the model and target.
+
+    A Q/DQ model defaults to int8, an FP16 model to fp16, anything else to the
+    target's default.
+
+    Raises:
+        UsageError: unknown precision, or one the target does not support.
+    """
+    if requested in (None, "", "auto"):
+        if onnx_kind == "qdq":
+            return "int8"
+        if onnx_kind == "fp16" and "fp16" in target.precisions:
+            return "fp16"
+        return target.default_precision
+    if requested not in PRECISIONS:
+        raise UsageError(f"unknown precision {requested!r}; choose one of {', '.join(PRECISIONS)}")
+    if requested not in target.precisions:
+        raise UsageError(f"target {target.name} supports {', '.join(target.precisions)}, not {requested}")
+    return requested
+
+
+def _qdq_hint() -> str:
+    return "make one with `xnet-edge calibrate` (Q/DQ ONNX)"
+
+
+def _tensorrt_precision_path(generation: int, precision: str, kind: str,
+                             calibration: Optional[str]) -> tuple[bool, tuple[str, ...], Optional[str], list[str]]:
+    """(strongly_typed, flags, int8_source, notes) for one generation/precision/model kind."""
+    notes: list[str] = []
+    if kind == "qdq":
+        if precision in ("fp32", "fp16"):
+            raise UsageError(f"the model is INT8 Q/DQ; build it with --precision int8 or best "
+                             f"(or pass the float ONNX for {precision})")
+        if calibration:
+            notes.append("calibration input ignored: the Q/DQ model carries its own scales")
+        if generation == 11:
+            return True, (), "qdq", notes
+        return False, ("INT8", "FP16") if precision == "best" else ("INT8",), "qdq", notes
+    if kind == "fp16":
+        if precision in ("fp32", "int8"):
+            fix = "pass the FP32 ONNX" if precision == "fp32" else "build INT8 from the Q/DQ ONNX"
+            raise UsageError(f"the model is FP16; it cannot build a {precision} engine: {fix}")
+        if generation == 8:
+            return False, ("FP16",), None, notes
+        return True, (), None, notes
+    # FP32 ONNX
+    if generation == 11:
+        if precision == "fp16":
+            raise UsageError("TensorRT 11 builds strongly typed networks: FP16 needs an FP16 ONNX "
+                             "(cast the model, keeping LayerNorm/Softmax/head in FP32)")
+        if precision == "int8":
+            raise UsageError(f"TensorRT 11 removed implicit INT8 calibration: build from a Q/DQ ONNX; {_qdq_hint()}")
+        if calibration:
+            notes.append("calibration input ignored: TensorRT 11 only uses Q/DQ scales")
+        if precision == "best":
+            notes.append("TensorRT 11 builds an FP32 ONNX as FP32; pass an FP16 or Q/DQ ONNX for lower precision")
+        return True, (), None, notes
+    if precision == "fp32":
+        return False, (), None, notes
+    if precision == "fp16":
+        return False, ("FP16",), None, notes
+    if calibration == "calibrator" and generation == 8:
+        raise UsageError("TensorRT 8 builds go through trtexec, which needs a calibration cache, not images")
+    source = {"cache": "calibration-cache", "calibrator": "calibrator"}.get(calibration or "")
+    if precision == "int8":
+        if source is None:
+            raise UsageError("INT8 needs scales: pass a Q/DQ ONNX, --calibration-cache, or --calibration-images; "
+                             + _qdq_hint())
+        return False, ("INT8",), source, notes
+    if source is None:  # best without INT8 ranges
+        notes.append("no INT8 scales (Q/DQ model or calibration cache): 'best' builds FP16")
+        return False, ("FP16",), None, notes
+    return False, ("FP16", "INT8"), source, notes
+
+
+def _is_fp32_only(flags: Sequence[str], kind: str) -> bool:
+    return kind == "fp32" and not ({"FP16", "INT8"} & set(flags))
+
+
+# --------------------------------------------------------------------------- shapes
+
+
+def build_input_shape(shape: Sequence[int], input_size: Optional[Sequence[int]], target: TargetProfile,
+                      max_batch: Optional[int], dla: bool) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """(min, opt, max) shapes for the image input.
+
+    Static dimensions are kept; a dynamic H/W takes ``input_size`` (the model's
+    preprocessing size); a dynamic batch spans 1..max_batch (the target's by
+    default) with opt 1 (robots run one frame at a time). DLA needs static
+    shapes, so the batch is pinned to 1 there.
+
+    Raises:
+        UsageError: a dynamic H/W without an input size, a non-image shape, or max_batch < 1.
+    """
+    if len(shape) != 4:
+        raise UsageError(f"expected an (N,3,H,W) input, got shape {list(shape)}")
+    n, c, h, w = (int(d) for d in shape)
+    if h < 0 or w < 0:
+        if not input_size:
+            raise UsageError("the ONNX input has a dynamic height/width and no input size in its metadata")
+        h = h if h > 0 else int(input_size[0])
+        w = w if w > 0 else int(input_size[1])
+    c = c if c > 0 else 3
+    if n > 0:
+        fixed = (n, c, h, w)
+        return fixed, fixed, fixed
+    top = int(max_batch if max_batch is not None else target.max_batch)
+    if top < 1:
+        raise UsageError(f"--max-batch must be at least 1, got {top}")
+    if dla:
+        top = 1
+    return (1, c, h, w), (1, c, h, w), (top, c, h, w)
+
+
+# --------------------------------------------------------------------------- plans
+
+
+def plan_tensorrt_build(target: TargetProfile, generation: int, onnx_kind: str, input_name: str,
+                        input_shape: Sequence[int], *, precision: Optional[str] = None,
+                        input_size: Optional[Sequence[int]] = None, dla: Optional[int] = None,
+                        workspace_mb: Optional[int] = None, opt_level: Optional[int] = None,
+                        calibration: Optional[str] = None, max_batch: Optional[int] = None) -> TrtBuildPlan:
+    """Decide a TensorRT build.
+
+    Args:
+        target: a GPU target profile.
+        generation: TensorRT generation that will build (8, 10, 11).
+        onnx_kind: ``"fp32"``, ``"fp16"`` or ``"qdq"`` (see :mod:`.onnx_info`).
+        input_name, input_shape: the image input (-1 for dynamic dimensions).
+        precision: fp32/fp16/int8/best or None for the default.
+        input_size: (H, W) from the model's preprocessing, for a dynamic H/W.
+        dla: DLA core index or None.
+        workspace_mb: workspace limit; the target's default when None.
+        opt_level: builder optimization level 0-5 or None.
+        calibration: ``"cache"`` (a TensorRT calibration cache is given), ``"calibrator"``
+            (calibration images are given) or None.
+        max_batch: the profile's max batch for a dynamic batch; the target's when None.
+
+    Returns:
+        A :class:`TrtBuildPlan`.
+
+    Raises:
+        UsageError: the combination cannot build; the message names the fix.
+    """
+    if not target.is_gpu:
+        raise UsageError(f"target {target.name} is not a TensorRT target")
+    if generation not in TRT_GENERATIONS:
+        raise UsageError(f"unknown TensorRT generation {generation}; known: {TRT_GENERATIONS}")
+    if onnx_kind not in ("fp32", "fp16", "qdq"):
+        raise UsageError(f"unknown model kind {onnx_kind!r}")
+    resolved = resolve_precision(target, precision, onnx_kind)
+    strongly_typed, flags, int8_source, notes = _tensorrt_precision_path(generation, resolved, onnx_kind, calibration)
+    if dla is not None:
+        _check_dla(target, dla, flags, onnx_kind)
+        flags = (*flags, "GPU_FALLBACK")
+    workspace = int(workspace_mb if workspace_mb is not None else target.workspace_mb)
+    if workspace <= 0:
+        raise UsageError(f"--workspace must be a positive number of MiB, got {workspace}")
+    if opt_level is not None and not 0 <= int(opt_level) <= 5:
+        raise UsageError(f"--opt-level for TensorRT must be 0-5, got {opt_level}")
+    if opt_level is not None and generation == 8:
+        notes.append("TensorRT 8.5 has no builder optimization level: --opt-level ignored")
+        opt_level = None
+    lo, opt, hi = build_input_shape(input_shape, input_size, target, max_batch, dla is not None)
+    dynamic = any(int(d) < 0 for d in input_shape)
+    profile = ShapeProfile(input_name, lo, opt, hi) if dynamic else None
+    return TrtBuildPlan(target=target.name, generation=generation, precision=resolved, onnx_kind=onnx_kind,
+                        strongly_typed=strongly_typed, flags=tuple(flags), int8_source=int8_source,
+                        dla_core=dla, workspace_mb=workspace, opt_level=opt_level, input_shape=opt,
+                        profile=profile, python_builder=generation >= 10, notes=tuple(notes))
+
+
+def _check_dla(target: TargetProfile, dla: int, flags: Sequence[str], kind: str) -> None:
+    if target.dla_cores == 0:
+        raise UsageError(f"target {target.name} has no DLA cores; drop --dla")
+    if not 0 <= int(dla) < target.dla_cores:
+        raise UsageError(f"--dla {dla} is out of range: {target.name} has DLA cores 0..{target.dla_cores - 1}")
+    if _is_fp32_only(flags, kind):
+        raise UsageError("DLA runs FP16 or INT8 only: use --precision fp16, int8 or best with --dla")
+
+
+def plan_cpu_build(target: TargetProfile, onnx_kind: str, *, precision: Optional[str] = None,
+                   threads: int = 0, opt_level: Optional[int] = None) -> CpuBuildPlan:
+    """Decide a cpu-target build (ONNX Runtime offline optimization).
+
+    The model decides the arithmetic: a Q/DQ model runs INT8, a float model FP32.
+
+    Args:
+        target: the cpu profile.
+        onnx_kind: ``"fp32"``, ``"fp16"`` or ``"qdq"``.
+        precision: fp32/int8/best or None (best and None follow the model).
+        threads: ``intra_op_num_threads`` (0: ONNX Runtime's default, one per physical core).
+        opt_level: 0-3 -> ORT_DISABLE_ALL/BASIC/EXTENDED/ALL; None for EXTENDED.
+
+    Raises:
+        UsageError: an FP16 model, int8 without a Q/DQ model, fp32 with a Q/DQ model,
+            negative threads or a bad level.
+    """
+    if target.is_gpu:
+        raise UsageError(f"target {target.name} is a TensorRT target, not cpu")
+    if onnx_kind == "fp16":
+        raise UsageError("the cpu target runs FP32 or INT8 (Q/DQ) models; pass the FP32 ONNX")
+    resolved = resolve_precision(target, precision, onnx_kind)
+    if resolved == "best":
+        resolved = "int8" if onnx_kind == "qdq" else "fp32"
+    if resolved == "int8" and onnx_kind != "qdq":
+        raise UsageError(f"cpu INT8 needs a Q/DQ model; {_qdq_hint()}")
+    if resolved == "fp32" and onnx_kind == "qdq":
+        raise UsageError("the model is INT8 Q/DQ; build it with --precision int8 (or pass the FP32 ONNX)")
+    if int(threads) < 0:
+        raise UsageError(f"--threads must be >= 0 (0: ONNX Runtime's default), got {threads}")
+    level = DEFAULT_ORT_LEVEL if opt_level is None else int(opt_level)
+    if not 0 <= level < len(ORT_LEVELS):
+        raise UsageError(f"--opt-level for the cpu target must be 0-3, got {opt_level}")
+    notes = ("ORT_ENABLE_ALL adds CPU-specific layouts: run the engine on this CPU type only",) if level == 3 else ()
+    return CpuBuildPlan(precision=resolved, graph_optimization_level=ORT_LEVELS[level],
+                        intra_op_num_threads=int(threads), notes=notes)
+
+
+# --------------------------------------------------------------------------- target vs machine
+
+
+def target_mismatches(target: TargetProfile, machine: dict) -> list[str]:
+    """Reasons an engine built on ``machine`` would not load on ``target`` (empty: it matches).
+
+    Args:
+        target: the build's target profile.
+        machine: :func:`~xnet_edge.engine.manifest.machine_info` output of the build machine.
+
+    Returns:
+        One message per mismatch: GPU compute capability, TensorRT generation or
+        release (a Jetson's TensorRT comes with its JetPack).
+    """
+    if not target.is_gpu:
+        return []
+    problems = []
+    cc = machine.get("compute_capability")
+    if cc is None:
+        problems.append(f"no GPU found on this machine; the engine is for compute capability "
+                        f"{target.compute_capability} ({target.description})")
+    elif cc != target.compute_capability:
+        problems.append(f"this GPU ({machine.get('gpu_name')}, compute capability {cc}) is not the target's "
+                        f"({target.compute_capability}, {target.description}): the engine will not load there")
+    version = machine.get("tensorrt")
+    if version:
+        from ..targets import trt_generation
+
+        gen = trt_generation(version)
+        if gen not in target.trt_generations:
+            problems.append(f"TensorRT {version} (generation {gen}) differs from the target's "
+                            f"{target.tensorrt or target.trt_generations}: the engine will not load there")
+        elif target.tensorrt and not str(version).startswith(target.tensorrt + "."):
+            problems.append(f"TensorRT {version} differs from the target's TensorRT {target.tensorrt} "
+                            f"(JetPack {target.jetpack}): the engine will not load there")
+    return problems
