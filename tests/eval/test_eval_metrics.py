@@ -1,0 +1,99 @@
+"""Depth and segmentation metrics against values computed by hand."""
+
+import math
+
+import numpy as np
+import pytest
+
+from xnet_edge.errors import UsageError
+from xnet_edge.eval import (DEPTH_METRIC_KEYS, confusion_matrix, depth_metrics, fit_alignment, miou,
+                            per_class_iou, pixel_accuracy)
+
+LN2 = math.log(2.0)
+
+
+def test_hand_computed_three_pixels():
+    # pred 1, 2, 4 m against 2 m everywhere
+    m = depth_metrics(np.array([[1.0, 2.0, 4.0]]), np.array([[2.0, 2.0, 2.0]]))
+    assert set(m) == set(DEPTH_METRIC_KEYS)
+    assert m["abs_rel"] == pytest.approx((0.5 + 0 + 1) / 3)
+    assert m["sq_rel"] == pytest.approx((1 / 2 + 0 + 4 / 2) / 3)
+    assert m["rmse"] == pytest.approx(math.sqrt((1 + 0 + 4) / 3))
+    assert m["rmse_log"] == pytest.approx(math.sqrt(2 * LN2 ** 2 / 3))
+    assert m["log10"] == pytest.approx(2 * math.log10(2) / 3)
+    assert (m["d1"], m["d2"], m["d3"]) == pytest.approx((1 / 3, 1 / 3, 1 / 3))  # both ratios are 2 > 1.25^3 = 1.95
+    assert m["silog"] == pytest.approx(100 * math.sqrt(2 * LN2 ** 2 / 3))  # mean log error is 0
+
+
+def test_delta_thresholds_and_silog_of_a_constant_factor():
+    gt = np.full((2, 2), 3.0)
+    pred = gt * np.array([[1.2, 1.5], [1.9, 2.0]])  # ratios below 1.25, 1.5625, 1.953125 and above
+    m = depth_metrics(pred, gt)
+    assert (m["d1"], m["d2"], m["d3"]) == pytest.approx((0.25, 0.5, 0.75))
+    scaled = depth_metrics(gt * 1.5, gt)
+    assert scaled["silog"] == pytest.approx(0.0, abs=1e-6)  # scale-invariant
+    assert scaled["rmse_log"] == pytest.approx(math.log(1.5))
+
+
+def test_invalid_ground_truth_and_range_are_ignored():
+    gt = np.array([[2.0, 0.0, -1.0, np.nan, np.inf, 12.0, 2.0]])
+    pred = np.array([[2.0, 5.0, 5.0, 5.0, 5.0, 5.0, 4.0]])
+    m = depth_metrics(pred, gt, max_depth=10.0)  # only the two 2 m pixels count
+    assert m["abs_rel"] == pytest.approx(0.5) and m["d1"] == pytest.approx(0.5)
+    mask = np.array([[True, True, True, True, True, True, False]])
+    assert depth_metrics(pred, gt, max_depth=10.0, mask=mask)["abs_rel"] == 0.0
+    # predictions are clipped to the range: 50 m -> 10 m
+    assert depth_metrics(np.array([[50.0]]), np.array([[5.0]]), max_depth=10.0)["abs_rel"] == pytest.approx(1.0)
+    assert all(math.isnan(v) for v in depth_metrics(pred[:, 1:3], gt[:, 1:3]).values())
+
+
+def test_batch_is_mean_of_images():
+    gt = np.array([[[1.0, 1.0]], [[2.0, 2.0]]])
+    pred = np.array([[[2.0, 1.0]], [[2.0, 2.0]]])
+    m = depth_metrics(pred, gt)
+    assert m["abs_rel"] == pytest.approx((0.5 + 0.0) / 2)
+    assert m["rmse"] == pytest.approx((math.sqrt(0.5) + 0.0) / 2)  # per-image RMSE, then the mean
+    assert depth_metrics(pred[0], gt[0])["rmse"] == pytest.approx(math.sqrt(0.5))
+
+
+def test_alignment_modes():
+    gt = np.array([[1.0, 2.0, 3.0, 4.0]])
+    m = depth_metrics(gt / 3.0, gt, align="median")
+    assert m["abs_rel"] == pytest.approx(0.0, abs=1e-12) and m["d1"] == 1.0
+    # least-squares scale by hand: s = sum(p g) / sum(p^2) = (2 + 6) / (1 + 4) = 1.6
+    assert fit_alignment(np.array([1.0, 2.0]), np.array([2.0, 3.0]), "lstsq") == pytest.approx((1.6, 0.0))
+    # scale and shift recovered exactly: g = 2 p + 1
+    p = np.array([1.0, 2.0, 3.0, 5.0])
+    assert fit_alignment(p, 2 * p + 1, "lstsq-shift") == pytest.approx((2.0, 1.0))
+    assert depth_metrics((gt - 1.0) / 2.0 + 0.7, gt, align="lstsq-shift")["rmse"] == pytest.approx(0, abs=1e-9)
+    assert fit_alignment(np.array([3.0, 3.0]), np.array([1.0, 2.0]), "lstsq-shift") == pytest.approx((1.0, -1.5))
+    no_align = depth_metrics(gt / 3.0, gt)
+    assert no_align["abs_rel"] == pytest.approx(2 / 3)
+
+
+def test_nan_predictions_count_against_the_model():
+    m = depth_metrics(np.array([[np.nan, 2.0]]), np.array([[2.0, 2.0]]), min_depth=0.1)
+    assert m["abs_rel"] == pytest.approx((1.9 / 2 + 0) / 2)
+
+
+def test_depth_usage_errors():
+    with pytest.raises(UsageError, match="same"):
+        depth_metrics(np.ones((2, 2)), np.ones((2, 3)))
+    with pytest.raises(UsageError, match="alignment"):
+        depth_metrics(np.ones((2, 2)), np.ones((2, 2)), align="mean")
+
+
+def test_segmentation_metrics_by_hand():
+    gt = np.array([[0, 0, 1, 1], [2, 2, 255, 1]])
+    pred = np.array([[0, 1, 1, 1], [2, 0, 2, 1]])
+    cm = confusion_matrix(pred, gt, 3)
+    np.testing.assert_array_equal(cm, [[1, 1, 0], [0, 3, 0], [1, 0, 1]])
+    # IoU: class 0: 1 / (2 + 2 - 1) = 1/3; class 1: 3 / (3 + 4 - 3) = 3/4; class 2: 1 / (2 + 1 - 1) = 1/2
+    np.testing.assert_allclose(per_class_iou(pred, gt, 3), [1 / 3, 3 / 4, 1 / 2])
+    assert miou(pred, gt, 3) == pytest.approx((1 / 3 + 3 / 4 + 1 / 2) / 3)
+    assert pixel_accuracy(pred, gt) == pytest.approx(5 / 7)
+    assert pixel_accuracy(pred, gt, ignore_index=None) == pytest.approx(5 / 8)
+    # a class absent from both is left out of the mean
+    assert miou(np.zeros((2, 2)), np.zeros((2, 2)), 4) == 1.0
+    with pytest.raises(UsageError, match="class ids"):
+        confusion_matrix(np.full((2, 2), 5), np.zeros((2, 2)), 3)

@@ -1,0 +1,14 @@
+"""Accuracy evaluation: depth and segmentation metrics and an evaluation loop (numpy only at import).
+
+    from xnet_edge.eval import depth_metrics, evaluate
+    depth_metrics(pred, gt, max_depth=10.0, align="median")  # -> {"abs_rel": ..., "d1": ..., ...}
+    evaluate(runtime, open_dataset("motorcycle"), align="median").metrics
+"""
+
+from .evaluate import TABLE_COLUMNS, EvalReport, evaluate
+from .metrics import (ALIGN_MODES, DEPTH_METRIC_KEYS, HIGHER_IS_BETTER, confusion_matrix, depth_metrics,
+                      fit_alignment, mean_metrics, miou, per_class_iou, pixel_accuracy, valid_depth_mask)
+
+__all__ = ["depth_metrics", "fit_alignment", "valid_depth_mask", "mean_metrics", "confusion_matrix",
+           "per_class_iou", "miou", "pixel_accuracy", "evaluate", "EvalReport", "TABLE_COLUMNS",
+           "ALIGN_MODES", "DEPTH_METRIC_KEYS", "HIGHER_IS_BETTER"]

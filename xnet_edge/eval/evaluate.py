@@ -1,0 +1,133 @@
+"""The evaluation loop: run any predictor over a dataset and report depth metrics."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+
+from ..errors import UsageError, XnetEdgeError
+from .metrics import ALIGN_MODES, DEPTH_METRIC_KEYS, depth_metrics, mean_metrics
+
+
+@dataclass
+class EvalReport:
+    """What :func:`evaluate` measured.
+
+    Attributes:
+        dataset: the dataset's name; protocol: its min/max depth and crop.
+        align: the alignment used (None, "median", "lstsq", "lstsq-shift").
+        images: images evaluated; skipped: images without a valid ground-truth pixel.
+        metrics: mean over images of each metric in ``DEPTH_METRIC_KEYS``.
+        seconds_per_image: mean wall time of ``predictor.predict`` (pre/post-processing included).
+        per_image: one metrics dict per evaluated image (with its ``index``).
+    """
+
+    dataset: str
+    protocol: dict
+    align: Optional[str]
+    images: int
+    skipped: int
+    metrics: dict
+    seconds_per_image: float
+    per_image: list = field(default_factory=list)
+
+    def to_dict(self, per_image: bool = True) -> dict:
+        """JSON-ready dict (``per_image`` dropped when False)."""
+        out = asdict(self)
+        if not per_image:
+            out.pop("per_image")
+        return out
+
+    def table_row(self) -> dict:
+        """One row of formatted numbers for :func:`xnet_edge.cli.common.print_table`."""
+        row = {"dataset": self.dataset, "align": self.align or "none", "images": self.images}
+        row.update({k: _format(self.metrics[k]) for k in DEPTH_METRIC_KEYS})
+        row["ms/img"] = f"{1e3 * self.seconds_per_image:.1f}"
+        return row
+
+
+TABLE_COLUMNS = ["dataset", "align", "images", *DEPTH_METRIC_KEYS, "ms/img"]
+
+
+def _format(value: float) -> str:
+    return "nan" if not np.isfinite(value) else f"{value:.4f}" if abs(value) < 100 else f"{value:.1f}"
+
+
+def _resize_to(depth: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of a prediction to the ground truth's (H, W) when they differ."""
+    if depth.shape == shape:
+        return depth
+    from .._deps import require
+
+    cv2 = require("cv2")
+    return cv2.resize(depth.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
+def _predict(predictor: Any, rgb: np.ndarray) -> np.ndarray:
+    fn = getattr(predictor, "predict", predictor)
+    depth = np.asarray(fn(rgb), dtype=np.float32)
+    if depth.ndim == 3 and depth.shape[0] == 1:
+        depth = depth[0]
+    if depth.ndim != 2:
+        raise XnetEdgeError(f"predictor returned shape {depth.shape}; expected an HxW depth map")
+    return depth
+
+
+def evaluate(predictor: Any, dataset, *, max_images: Optional[int] = None, align: Optional[str] = None,
+             min_depth: Optional[float] = None, max_depth: Optional[float] = None,
+             progress: bool = True) -> EvalReport:
+    """Run ``predictor`` on every sample of ``dataset`` and average the depth metrics.
+
+    Args:
+        predictor: any object with ``predict(rgb uint8 HxWx3) -> HxW float32 metres``
+            (a :class:`xnet_edge.runtime.Runtime`, a model from ``create_model``), or such a callable.
+        dataset: a :class:`~xnet_edge.data.base.DepthDataset` (or any sized iterable of
+            (rgb, depth) pairs; then no crop applies and the depth range defaults to 1e-3 m .. no cap).
+        max_images: evaluate only the first N samples.
+        align: None, "median", "lstsq" or "lstsq-shift", fitted per image.
+        min_depth, max_depth: override the dataset's evaluation range.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        An :class:`EvalReport`.
+
+    Raises:
+        UsageError: unknown ``align``, ``max_images`` < 1.
+        XnetEdgeError: the predictor returned something that is not a depth map.
+    """
+    if align not in ALIGN_MODES:
+        raise UsageError(f"unknown alignment {align!r}: use none, median, lstsq or lstsq-shift")
+    if max_images is not None and max_images < 1:
+        raise UsageError(f"max_images must be at least 1, got {max_images}")
+    lo = min_depth if min_depth is not None else getattr(dataset, "min_depth", 1e-3)
+    hi = max_depth if max_depth is not None else getattr(dataset, "max_depth", None)
+    total = len(dataset) if max_images is None else min(len(dataset), max_images)
+    from tqdm.auto import tqdm
+
+    per_image, skipped, predict_time, abs_rel_sum = [], 0, 0.0, 0.0
+    bar = tqdm(total=total, desc=f"eval {getattr(dataset, 'name', 'dataset')}", unit="img", disable=not progress)
+    for index, (rgb, gt) in enumerate(itertools.islice(dataset, total)):
+        start = time.perf_counter()
+        pred = _predict(predictor, rgb)
+        predict_time += time.perf_counter() - start
+        gt = np.asarray(gt, dtype=np.float32)
+        pred = _resize_to(pred, gt.shape)
+        mask = dataset.eval_mask(*gt.shape) if hasattr(dataset, "eval_mask") else None
+        m = depth_metrics(pred, gt, min_depth=lo, max_depth=hi, align=align, mask=mask)
+        if np.isnan(m["abs_rel"]):
+            skipped += 1
+        else:
+            per_image.append({"index": index, **m})
+            abs_rel_sum += m["abs_rel"]
+            bar.set_postfix(abs_rel=f"{abs_rel_sum / len(per_image):.3f}")
+        bar.update(1)
+    bar.close()
+    protocol = {"min_depth": lo, "max_depth": hi,
+                "crop": getattr(getattr(dataset, "crop", None), "name", None)}
+    return EvalReport(dataset=getattr(dataset, "name", type(dataset).__name__), protocol=protocol, align=align,
+                      images=len(per_image), skipped=skipped, metrics=mean_metrics(per_image),
+                      seconds_per_image=predict_time / max(total, 1), per_image=per_image)

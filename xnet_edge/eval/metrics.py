@@ -1,0 +1,216 @@
+"""Depth and segmentation metrics (numpy only).
+
+Depth metrics follow the definitions used by Eigen et al. and the BTS /
+AdaBins / Depth Anything evaluation code, computed per image over valid pixels
+(``d`` = ground truth, ``p`` = prediction, means over valid pixels):
+
+============  ==========================================================
+abs_rel       mean(|d - p| / d)
+sq_rel        mean((d - p)^2 / d)
+rmse          sqrt(mean((d - p)^2))                     (metres)
+rmse_log      sqrt(mean((ln d - ln p)^2))
+log10         mean(|log10 d - log10 p|)
+d1, d2, d3    fraction of pixels with max(d/p, p/d) < 1.25, 1.25^2, 1.25^3
+silog         100 * sqrt(mean(e^2) - mean(e)^2), e = ln p - ln d
+============  ==========================================================
+
+A pixel is valid where the ground truth is finite, positive and inside
+``[min_depth, max_depth]`` (and inside ``mask`` if given). Predictions are
+aligned (optionally), then clipped to ``[min_depth, max_depth]`` -- the standard
+protocol, which also keeps the logarithms finite.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from ..errors import UsageError
+
+DEPTH_METRIC_KEYS = ("abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "d1", "d2", "d3", "silog")
+#: Metrics where larger is better (the others: smaller is better).
+HIGHER_IS_BETTER = frozenset({"d1", "d2", "d3"})
+ALIGN_MODES = (None, "median", "lstsq", "lstsq-shift")
+
+
+def valid_depth_mask(gt: np.ndarray, min_depth: float = 1e-3, max_depth: Optional[float] = None,
+                     mask: Optional[np.ndarray] = None) -> np.ndarray:
+    """Boolean mask of pixels whose ground truth counts: finite, > 0, within [min_depth, max_depth]."""
+    gt = np.asarray(gt)
+    with np.errstate(invalid="ignore"):
+        valid = np.isfinite(gt) & (gt > 0) & (gt >= min_depth)
+        if max_depth is not None:
+            valid &= gt <= max_depth
+    if mask is not None:
+        valid &= np.asarray(mask, dtype=bool)
+    return valid
+
+
+def fit_alignment(pred: np.ndarray, gt: np.ndarray, mode: Optional[str]) -> tuple[float, float]:
+    """Scale and shift (s, t) that map ``pred`` onto ``gt`` (1-D arrays of valid pixels).
+
+    Args:
+        pred, gt: matching 1-D arrays.
+        mode: None (s=1, t=0), "median" (s = median(gt) / median(pred)),
+            "lstsq" (least-squares scale, t=0) or "lstsq-shift" (least-squares scale and shift).
+
+    Raises:
+        UsageError: unknown mode.
+    """
+    if mode not in ALIGN_MODES:
+        raise UsageError(f"unknown alignment {mode!r}: use none, median, lstsq or lstsq-shift")
+    p, g = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+    if mode is None or p.size == 0:
+        return 1.0, 0.0
+    if mode == "median":
+        mp = float(np.median(p))
+        return (float(np.median(g)) / mp if mp > 0 else 1.0), 0.0
+    if mode == "lstsq":
+        pp = float(p @ p)
+        return (float(p @ g) / pp if pp > 0 else 1.0), 0.0
+    # lstsq-shift: solve [[sum p^2, sum p], [sum p, n]] [s, t] = [sum p g, sum g]
+    a = np.array([[p @ p, p.sum()], [p.sum(), float(p.size)]])
+    b = np.array([p @ g, g.sum()])
+    if abs(np.linalg.det(a)) < 1e-12 * max(1.0, abs(a[0, 0] * a[1, 1])):
+        return 1.0, float(g.mean() - p.mean())  # constant prediction: shift only
+    s, t = np.linalg.solve(a, b)
+    return float(s), float(t)
+
+
+def _metrics_1d(p: np.ndarray, g: np.ndarray) -> dict:
+    err = g - p
+    log_err = np.log(p) - np.log(g)
+    ratio = np.maximum(g / p, p / g)
+    silog_var = max(float(np.mean(log_err ** 2) - np.mean(log_err) ** 2), 0.0)
+    return {
+        "abs_rel": float(np.mean(np.abs(err) / g)),
+        "sq_rel": float(np.mean(err ** 2 / g)),
+        "rmse": float(np.sqrt(np.mean(err ** 2))),
+        "rmse_log": float(np.sqrt(np.mean(log_err ** 2))),
+        "log10": float(np.mean(np.abs(np.log10(p) - np.log10(g)))),
+        "d1": float(np.mean(ratio < 1.25)),
+        "d2": float(np.mean(ratio < 1.25 ** 2)),
+        "d3": float(np.mean(ratio < 1.25 ** 3)),
+        "silog": 100.0 * float(np.sqrt(silog_var)),
+    }
+
+
+def _image_metrics(pred, gt, valid, min_depth, max_depth, align) -> Optional[dict]:
+    if not valid.any():
+        return None
+    g = gt[valid].astype(np.float64)
+    p = pred[valid].astype(np.float64)
+    # NaN predictions count as the worst near value; +inf is clipped to the cap below
+    p = np.nan_to_num(p, nan=min_depth, posinf=np.inf, neginf=min_depth)
+    finite = np.isfinite(p)
+    scale, shift = fit_alignment(p[finite], g[finite], align)
+    p = p * scale + shift
+    p = np.clip(p, min_depth, np.inf if max_depth is None else max_depth)
+    return _metrics_1d(p, g)
+
+
+def depth_metrics(pred, gt, *, min_depth: float = 1e-3, max_depth: Optional[float] = None,
+                  align: Optional[str] = None, mask=None) -> dict:
+    """Standard depth metrics of ``pred`` against ``gt``.
+
+    Args:
+        pred: predicted depth in metres, (H, W) or a batch (N, H, W).
+        gt: ground-truth depth, same shape; non-finite or non-positive values are ignored.
+        min_depth, max_depth: the evaluation range; ground truth outside it is
+            ignored and predictions are clipped to it (max_depth None = no cap).
+        align: None, "median", "lstsq" (scale) or "lstsq-shift" (scale and shift),
+            fitted per image on the valid pixels -- for relative-depth models.
+        mask: optional boolean mask (same shape, or (H, W) for a batch) of pixels to evaluate,
+            e.g. an evaluation crop.
+
+    Returns:
+        dict with ``abs_rel, sq_rel, rmse, rmse_log, log10, d1, d2, d3, silog``.
+        For a batch each metric is the mean of the per-image values over images
+        with at least one valid pixel (the usual protocol). All NaN if no pixel is valid.
+
+    Raises:
+        UsageError: shapes differ, wrong rank, or unknown ``align``.
+    """
+    pred, gt = np.asarray(pred), np.asarray(gt)
+    if pred.shape != gt.shape or gt.ndim not in (2, 3):
+        raise UsageError(f"pred {pred.shape} and gt {gt.shape} must have the same (H, W) or (N, H, W) shape")
+    if align not in ALIGN_MODES:
+        fit_alignment(np.zeros(0), np.zeros(0), align)  # raises the UsageError
+    if gt.ndim == 2:
+        pred, gt = pred[None], gt[None]
+    if mask is not None:
+        mask = np.broadcast_to(np.asarray(mask, dtype=bool), gt.shape)
+    per_image = []
+    for i in range(gt.shape[0]):
+        valid = valid_depth_mask(gt[i], min_depth, max_depth, None if mask is None else mask[i])
+        m = _image_metrics(pred[i], gt[i], valid, min_depth, max_depth, align)
+        if m is not None:
+            per_image.append(m)
+    return mean_metrics(per_image)
+
+
+def mean_metrics(per_image: list) -> dict:
+    """Average a list of per-image metric dicts key by key (all NaN for an empty list)."""
+    if not per_image:
+        return {k: float("nan") for k in DEPTH_METRIC_KEYS}
+    return {k: float(np.mean([m[k] for m in per_image])) for k in DEPTH_METRIC_KEYS}
+
+
+# ----------------------------------------------------------------------------- segmentation
+
+
+def confusion_matrix(pred, gt, num_classes: int, ignore_index: Optional[int] = 255) -> np.ndarray:
+    """Confusion matrix ``C[true, predicted]`` (int64, num_classes x num_classes).
+
+    Pixels whose ground truth equals ``ignore_index`` or lies outside
+    ``[0, num_classes)`` are skipped.
+
+    Raises:
+        UsageError: shapes differ, or a prediction outside ``[0, num_classes)``.
+    """
+    pred, gt = np.asarray(pred), np.asarray(gt)
+    if pred.shape != gt.shape:
+        raise UsageError(f"pred {pred.shape} and gt {gt.shape} must have the same shape")
+    keep = (gt >= 0) & (gt < num_classes)
+    if ignore_index is not None:
+        keep &= gt != ignore_index
+    p, g = pred[keep].astype(np.int64), gt[keep].astype(np.int64)
+    if p.size and (p.min() < 0 or p.max() >= num_classes):
+        raise UsageError(f"predicted class ids must lie in [0, {num_classes})")
+    return np.bincount(g * num_classes + p, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+
+
+def per_class_iou(pred, gt, num_classes: int, ignore_index: Optional[int] = 255) -> np.ndarray:
+    """IoU of each class (float64, NaN for classes absent from both prediction and ground truth)."""
+    cm = confusion_matrix(pred, gt, num_classes, ignore_index).astype(np.float64)
+    inter = np.diag(cm)
+    union = cm.sum(0) + cm.sum(1) - inter
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, inter / union, np.nan)
+
+
+def miou(pred, gt, num_classes: int, ignore_index: Optional[int] = 255) -> float:
+    """Mean intersection-over-union over the classes present in prediction or ground truth.
+
+    Args:
+        pred: predicted class ids (any shape, e.g. (H, W) or (N, H, W)).
+        gt: ground-truth class ids, same shape.
+        num_classes: number of classes.
+        ignore_index: ground-truth id to skip (None: skip nothing).
+
+    Returns:
+        The mIoU in [0, 1]; NaN if no pixel counts.
+    """
+    iou = per_class_iou(pred, gt, num_classes, ignore_index)
+    return float(np.nanmean(iou)) if np.isfinite(iou).any() else float("nan")
+
+
+def pixel_accuracy(pred, gt, ignore_index: Optional[int] = 255) -> float:
+    """Fraction of counted pixels whose predicted class equals the ground truth (NaN if none count)."""
+    pred, gt = np.asarray(pred), np.asarray(gt)
+    if pred.shape != gt.shape:
+        raise UsageError(f"pred {pred.shape} and gt {gt.shape} must have the same shape")
+    keep = np.ones(gt.shape, bool) if ignore_index is None else gt != ignore_index
+    total = int(keep.sum())
+    return float((pred[keep] == gt[keep]).sum() / total) if total else float("nan")
