@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import importlib.util
 import os
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
@@ -92,7 +93,7 @@ def _timm_create(timm, arch: str, spec, **kwargs):
 
 
 def create_model(name: str, pretrained: Any = False, checkpoint: Optional[Union[str, os.PathLike]] = None,
-                 **overrides):
+                 fused: Optional[bool] = None, **overrides):
     """Create a ×Net variant.
 
     Args:
@@ -102,6 +103,9 @@ def create_model(name: str, pretrained: Any = False, checkpoint: Optional[Union[
             path, or ``{"encoder": ..., "decoder": ...}`` to set them apart.
         checkpoint: a full model checkpoint (``.safetensors`` from :func:`save_checkpoint`)
             or ``"demo"`` for the bundled demo model; overrides ``pretrained``.
+        fused: swap the bridges and pyramid for fused modules (same parameters) that run the
+            Triton kernels on CUDA in eval/no-grad mode and the unchanged PyTorch ops
+            elsewhere (see ``xnet_edge.kernels``). None: fused when triton is installed.
         **overrides: XNetConfig fields to change (e.g. ``max_depth=80``).
 
     Returns:
@@ -115,7 +119,7 @@ def create_model(name: str, pretrained: Any = False, checkpoint: Optional[Union[
 
     if checkpoint is None:
         model = build_model(model_config(name, **overrides), pretrained)
-        return model.eval()
+        return _maybe_fuse(model.eval(), fused)
     path = resolve_checkpoint(name, checkpoint)
     config, tensors, _ = read_checkpoint(path)
     if config.name != name:
@@ -123,7 +127,16 @@ def create_model(name: str, pretrained: Any = False, checkpoint: Optional[Union[
         raise CheckpointError(f"{path} holds a {config.name!r} model, not {name!r}")
     model = build_model(config.replace(**overrides) if overrides else config, pretrained=False)
     load_state_into(model, tensors, str(path))
-    return model.eval()
+    return _maybe_fuse(model.eval(), fused)
+
+
+def _maybe_fuse(model, fused: Optional[bool]):
+    if fused is None:
+        fused = importlib.util.find_spec("triton") is not None  # found, not imported
+    if fused:
+        from ..kernels.modules import fuse_model
+        fuse_model(model)
+    return model
 
 
 def load_checkpoint(path: Union[str, os.PathLike], **overrides):
