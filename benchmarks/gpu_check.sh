@@ -7,7 +7,9 @@
 #                                             reports what it measured)                          ≤ 100 s
 #   3. benchmarks/bench_gpu_e2e.py           (xnet_lite0 eager vs fused vs fused+CUDA graph,
 #                                             batch 1, 256x320; cuda-python copies if installed) ≤  60 s
-#   4. a compact table of everything, printed last
+#   4. benchmarks/check_cuda_memory.py       (the runtime's CUDA memory layer: pinned/device
+#                                             buffers, copies, events, graph replay)             ≤  30 s
+#   5. a compact table of everything, printed last
 #
 # Usage: benchmarks/gpu_check.sh [RESULTS_DIR]                (default: $OUT if set, else ./gpu_check_results)
 #        benchmarks/gpu_check.sh --report-only RESULTS_DIR    (reprint the summary of an earlier run)
@@ -82,6 +84,7 @@ run_checks() {
         --out-dir "$RESULTS_DIR"
     run_step bench_gpu_e2e 60 "$PY" benchmarks/bench_gpu_e2e.py --warmup-s 0.3 --iterations 100 \
         --duration-s 0.5 --json "$RESULTS_DIR/bench_gpu_e2e.json"
+    run_step cuda_memory 30 "$PY" benchmarks/check_cuda_memory.py --mib 64
 }
 
 report() {

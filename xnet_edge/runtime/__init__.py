@@ -1,0 +1,13 @@
+"""The thin runtime: load an engine (or ONNX, plan, checkpoint) and turn images into metric depth.
+
+``from xnet_edge.runtime import Runtime``. The TensorRT and ONNX Runtime paths never import
+torch; backend libraries load only when a Runtime needs them.
+"""
+
+from .artifact import Artifact, choose_backend, resolve_artifact, verify_artifact
+from .runtime import Runtime
+from .spec import Preprocessing, TensorSpec
+from .timing import STAGES, StageTimes, summarize_ms
+
+__all__ = ["Artifact", "Preprocessing", "Runtime", "STAGES", "StageTimes", "TensorSpec", "choose_backend",
+           "resolve_artifact", "summarize_ms", "verify_artifact"]

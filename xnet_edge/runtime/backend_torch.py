@@ -1,0 +1,161 @@
+"""PyTorch backend: a model checkpoint (``.safetensors`` or the bundled ``demo``) run in PyTorch.
+
+The only backend that imports torch, and only when it is created. On CUDA it
+asks for the fused Triton bridge kernels when the model factory offers them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import time
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from .._deps import require
+from ..errors import UsageError
+from ..preprocess import check_input_size
+from .backend import Backend
+from .spec import Preprocessing, TensorSpec
+from .timing import HookList
+
+DEVICES = ("auto", "cpu", "cuda")
+DEFAULT_DEMO_MODEL = "xnet_lite0"
+
+
+def is_demo(spec: str | Path) -> bool:
+    """True for ``"demo"`` and ``"demo:MODEL"``."""
+    text = str(spec)
+    return text == "demo" or text.startswith("demo:")
+
+
+def demo_model_name(spec: str, bundled: list[str]) -> str:
+    """The model a ``demo`` / ``demo:MODEL`` spec names.
+
+    Args:
+        spec: "demo" or "demo:MODEL".
+        bundled: model names that have a bundled demo checkpoint.
+
+    Raises:
+        UsageError: no demo checkpoint ships for the model (or none at all).
+    """
+    name = spec.split(":", 1)[1] if ":" in spec else None
+    if name is None:
+        if DEFAULT_DEMO_MODEL in bundled:
+            name = DEFAULT_DEMO_MODEL
+        elif len(bundled) == 1:
+            name = bundled[0]
+        else:
+            raise UsageError(f"'demo' is ambiguous or unavailable; bundled demo checkpoints: "
+                             f"{', '.join(bundled) or 'none'} (use demo:MODEL)")
+    if name not in bundled:
+        raise UsageError(f"no demo checkpoint ships for {name!r}; bundled: {', '.join(bundled) or 'none'}")
+    return name
+
+
+def resolve_device(torch, device: Optional[str]) -> str:
+    """"auto" -> "cuda" when available, else "cpu"; "cuda" without CUDA is a UsageError."""
+    device = device or "auto"
+    if device not in DEVICES and not str(device).startswith("cuda:"):
+        raise UsageError(f"unknown device {device!r}; choose auto, cpu, cuda or cuda:N")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError("device 'cuda' requested but torch sees no CUDA GPU")
+    return device
+
+
+def fused_supported() -> bool:
+    """True when the model factory takes a ``fused`` option (parameter or config field)."""
+    from ..models import XNetConfig, create_model
+
+    if "fused" in inspect.signature(create_model).parameters:
+        return True
+    return "fused" in {f.name for f in dataclasses.fields(XNetConfig)}
+
+
+class TorchBackend(Backend):
+    """Runs an xnet-edge model checkpoint in PyTorch.
+
+    Args:
+        checkpoint: a ``.safetensors`` checkpoint, ``"demo"`` or ``"demo:MODEL"``.
+        device: "auto", "cpu", "cuda" or "cuda:N".
+        fused: use the fused Triton bridge kernels (None: on CUDA when the factory offers them).
+
+    Raises:
+        MissingDependencyError: torch is not installed.
+        CheckpointError / UsageError: from loading the checkpoint.
+    """
+
+    name = "torch"
+
+    def __init__(self, checkpoint: str | Path, device: Optional[str] = "auto", fused: Optional[bool] = None):
+        torch = require("torch")
+        from ..models import create_model, read_checkpoint
+        from ..models.registry import BUNDLED_CHECKPOINTS
+
+        self._torch = torch
+        self.device = resolve_device(torch, device)
+        supported = fused_supported()
+        if fused and not supported:
+            raise UsageError("fused kernels were requested but this xnet-edge build has no fused model option")
+        # Fused Triton bridges pay off on CUDA only; elsewhere they would run the same PyTorch ops.
+        self.fused = supported and (self.device.startswith("cuda") if fused is None else bool(fused))
+        kwargs = {"fused": self.fused} if supported else {}
+        if is_demo(checkpoint):
+            bundled = sorted(p.name.removesuffix("_demo.safetensors")
+                             for p in BUNDLED_CHECKPOINTS.glob("*_demo.safetensors"))
+            name, source = demo_model_name(str(checkpoint), bundled), "demo"
+        else:
+            config, _, _ = read_checkpoint(checkpoint)
+            name, source = config.name, checkpoint
+        self.path = str(checkpoint)
+        self.model = create_model(name, checkpoint=source, **kwargs).to(self.device).eval()
+        cfg = self.model.config
+        channels = 1 if cfg.task == "depth" else cfg.num_classes
+        out_name = "depth" if cfg.task == "depth" else "logits"
+        self.inputs = [TensorSpec("image", (-1, 3, -1, -1), np.dtype(np.float32), True)]
+        self.outputs = [TensorSpec(out_name, (-1, channels, -1, -1), np.dtype(np.float32), False)]
+
+    def preprocessing(self) -> Preprocessing:
+        """The checkpoint's input size and normalization."""
+        cfg = self.model.config
+        return Preprocessing(tuple(cfg.input_size), tuple(cfg.mean), tuple(cfg.std))
+
+    def model_config(self) -> dict:
+        return self.model.config.to_dict()
+
+    def check_input_size(self, height: int, width: int) -> None:
+        check_input_size(height, width, self.model.output_stride)
+
+    def run(self, batch: np.ndarray, hooks: HookList) -> np.ndarray:
+        torch = self._torch
+        cuda = self.device.startswith("cuda")
+        timed = bool(hooks)
+        with torch.inference_mode():
+            t0 = time.perf_counter()
+            x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(self.device)
+            if timed and cuda:
+                torch.cuda.synchronize()
+            t1 = time.perf_counter()
+            y = self.model(x)
+            if timed and cuda:
+                torch.cuda.synchronize()
+            t2 = time.perf_counter()
+            out = y.float().cpu().numpy()
+            t3 = time.perf_counter()
+        if timed:
+            if cuda:
+                hooks.emit("h2d", t1 - t0)
+                hooks.emit("d2h", t3 - t2)
+            hooks.emit("compute", t2 - t1)
+        return out
+
+    def describe(self) -> dict:
+        return {"backend": self.name, "torch": self._torch.__version__, "device": self.device,
+                "fused": self.fused, "model": self.model.config.name, "file": self.path}
+
+    def close(self) -> None:
+        self.model = None

@@ -1,0 +1,254 @@
+"""Depth outputs: ``.npy`` metres, 16-bit PNG millimetres, colorized PNG, ``.ply`` point cloud.
+
+Every file is written through a temporary file and a rename, so an interrupted run never
+leaves half a file. OpenCV encodes the PNGs and matplotlib provides the colormaps; both
+are imported when used.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .._deps import require
+from ..errors import UsageError, XnetEdgeError
+from ..io_utils import write_bytes_atomic
+
+FORMATS = ("npy", "png16", "color", "ply")
+DEFAULT_FORMATS = ("npy", "png16", "color")
+#: the largest depth a 16-bit millimetre PNG can hold
+PNG16_MAX_M = 65.535
+
+
+@dataclass(frozen=True)
+class Intrinsics:
+    """Pinhole camera intrinsics in pixels, for the image size depth is predicted at."""
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+
+
+def parse_formats(text: str) -> tuple[str, ...]:
+    """``"npy,png16"`` -> ("npy", "png16").
+
+    Raises:
+        UsageError: unknown or empty format list.
+    """
+    names = tuple(dict.fromkeys(f.strip().lower() for f in str(text).split(",") if f.strip()))
+    unknown = [f for f in names if f not in FORMATS]
+    if not names or unknown:
+        raise UsageError(f"bad --format {text!r}: choose from {', '.join(FORMATS)} (comma-separated)")
+    return names
+
+
+def parse_intrinsics(text: str) -> Intrinsics:
+    """``"fx,fy,cx,cy"`` -> Intrinsics.
+
+    Raises:
+        UsageError: not four numbers, or non-positive focal lengths.
+    """
+    parts = [p for p in re.split(r"[,\s]+", str(text).strip()) if p]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) != 4 or values[0] <= 0 or values[1] <= 0:
+        raise UsageError(f"bad --intrinsics {text!r}: expected fx,fy,cx,cy in pixels with fx, fy > 0")
+    return Intrinsics(*values)
+
+
+def parse_range(text: Optional[str]) -> Optional[tuple[float, float]]:
+    """``"0.5,8"`` -> (0.5, 8.0); None stays None.
+
+    Raises:
+        UsageError: not two increasing numbers.
+    """
+    if text is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in str(text).split(","))
+    except ValueError:
+        raise UsageError(f"bad depth range {text!r}: expected MIN,MAX in metres") from None
+    if not hi > lo:
+        raise UsageError(f"bad depth range {text!r}: MAX must be greater than MIN")
+    return lo, hi
+
+
+def depth_to_png16(depth: np.ndarray) -> np.ndarray:
+    """Metres -> uint16 millimetres (the RealSense/ROS convention): invalid -> 0, far clipped to 65535."""
+    d = np.asarray(depth, dtype=np.float64)
+    valid = np.isfinite(d) & (d > 0)
+    mm = np.zeros(d.shape, dtype=np.uint16)
+    mm[valid] = np.clip(np.round(d[valid] * 1000.0), 1, 65535).astype(np.uint16)
+    return mm
+
+
+def color_range(depth: np.ndarray, percentiles: tuple[float, float] = (2.0, 98.0)) -> tuple[float, float]:
+    """A robust (min, max) for colorizing: the given percentiles of the valid depths."""
+    valid = depth[np.isfinite(depth) & (depth > 0)]
+    if valid.size == 0:
+        return 0.0, 1.0
+    lo, hi = np.percentile(valid, percentiles)
+    return float(lo), float(hi if hi > lo else lo + 1e-6)
+
+
+def colorize(depth: np.ndarray, colormap: str = "turbo", depth_range: Optional[tuple[float, float]] = None
+             ) -> np.ndarray:
+    """Depth -> HxWx3 uint8 RGB through a matplotlib colormap; invalid pixels are black.
+
+    Args:
+        depth: (H, W) metres.
+        colormap: a matplotlib colormap name.
+        depth_range: (near, far) mapped to the colormap's ends; per-image percentiles when None.
+
+    Raises:
+        UsageError: unknown colormap.
+    """
+    matplotlib = require("matplotlib")
+    try:
+        cmap = matplotlib.colormaps[colormap]
+    except KeyError:
+        raise UsageError(f"unknown colormap {colormap!r} (any matplotlib colormap, e.g. turbo, inferno, viridis)") \
+            from None
+    lut = (cmap(np.linspace(0.0, 1.0, 256))[:, :3] * 255.0 + 0.5).astype(np.uint8)
+    d = np.asarray(depth, dtype=np.float32)
+    lo, hi = depth_range or color_range(d)
+    valid = np.isfinite(d) & (d > 0)
+    index = np.clip((np.nan_to_num(d) - lo) / (hi - lo) * 255.0, 0, 255).astype(np.uint8)
+    rgb = lut[index]
+    rgb[~valid] = 0
+    return rgb
+
+
+def side_by_side(image: np.ndarray, color: np.ndarray) -> np.ndarray:
+    """The input image (converted to RGB uint8) left of the colorized depth."""
+    from ..preprocess import resize_bilinear, to_rgb_uint8
+
+    rgb = to_rgb_uint8(image)
+    if rgb.shape[:2] != color.shape[:2]:
+        rgb = np.clip(resize_bilinear(rgb, color.shape[:2]) + 0.5, 0, 255).astype(np.uint8)
+    return np.concatenate([rgb, color], axis=1)
+
+
+def depth_to_points(depth: np.ndarray, intrinsics: Intrinsics) -> tuple[np.ndarray, np.ndarray]:
+    """Back-project a depth map through a pinhole camera (OpenCV axes: x right, y down, z forward).
+
+    Args:
+        depth: (H, W) metres; pixels <= 0 or non-finite are skipped.
+        intrinsics: fx, fy, cx, cy in pixels.
+
+    Returns:
+        (points, mask): (N, 3) float32 metres of the valid pixels in row-major order, and the
+        (H, W) boolean mask of those pixels.
+    """
+    d = np.asarray(depth, dtype=np.float32)
+    mask = np.isfinite(d) & (d > 0)
+    rows, cols = np.nonzero(mask)
+    z = d[rows, cols]
+    x = (cols.astype(np.float32) - intrinsics.cx) * z / intrinsics.fx
+    y = (rows.astype(np.float32) - intrinsics.cy) * z / intrinsics.fy
+    return np.stack([x, y, z], axis=1).astype(np.float32), mask
+
+
+def ply_bytes(points: np.ndarray, colors: Optional[np.ndarray] = None) -> bytes:
+    """A binary little-endian PLY with float x/y/z and, when given, uchar red/green/blue vertices."""
+    points = np.asarray(points, dtype=np.float32).reshape(-1, 3)
+    fields = [("x", "<f4"), ("y", "<f4"), ("z", "<f4")]
+    if colors is not None:
+        fields += [("red", "u1"), ("green", "u1"), ("blue", "u1")]
+    vertices = np.empty(len(points), dtype=fields)
+    vertices["x"], vertices["y"], vertices["z"] = points[:, 0], points[:, 1], points[:, 2]
+    header = ["ply", "format binary_little_endian 1.0", f"element vertex {len(points)}",
+              "property float x", "property float y", "property float z"]
+    if colors is not None:
+        colors = np.asarray(colors, dtype=np.uint8).reshape(-1, 3)
+        vertices["red"], vertices["green"], vertices["blue"] = colors[:, 0], colors[:, 1], colors[:, 2]
+        header += ["property uchar red", "property uchar green", "property uchar blue"]
+    header.append("end_header")
+    return ("\n".join(header) + "\n").encode("ascii") + vertices.tobytes()
+
+
+def encode_png(image: np.ndarray) -> bytes:
+    """PNG bytes of an RGB uint8 or single-channel uint8/uint16 array (OpenCV encoder)."""
+    cv2 = require("cv2")
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".png", image)
+    if not ok:
+        raise XnetEdgeError(f"PNG encoding failed for an array of shape {image.shape}")
+    return buf.tobytes()
+
+
+class OutputWriter:
+    """Writes the requested outputs of one frame into a folder.
+
+    Args:
+        folder: output folder (created when the first file is written).
+        formats: any of :data:`FORMATS`.
+        intrinsics: needed for "ply".
+        colormap: matplotlib colormap for "color".
+        depth_range: fixed (near, far) for "color"; per-frame percentiles when None.
+        with_input: put the input image left of the colorized depth.
+
+    Raises:
+        UsageError: "ply" without intrinsics.
+    """
+
+    def __init__(self, folder: str | Path, formats: Sequence[str] = DEFAULT_FORMATS,
+                 intrinsics: Optional[Intrinsics] = None, colormap: str = "turbo",
+                 depth_range: Optional[tuple[float, float]] = None, with_input: bool = True):
+        self.folder = Path(folder)
+        self.formats = tuple(formats)
+        if "ply" in self.formats and intrinsics is None:
+            raise UsageError("--format ply needs the camera intrinsics: --intrinsics fx,fy,cx,cy")
+        if "color" in self.formats:
+            colorize(np.ones((1, 1), np.float32), colormap)  # fail on a bad colormap before any work
+        self.intrinsics = intrinsics
+        self.colormap = colormap
+        self.depth_range = depth_range
+        self.with_input = with_input  # the folder is created by the first write
+
+    def write(self, stem: str, image: Optional[np.ndarray], depth: np.ndarray) -> list[Path]:
+        """Write every format for one frame; returns the paths written."""
+        written = []
+        if "npy" in self.formats:
+            path = self.folder / f"{stem}_depth.npy"
+            buf = io.BytesIO()
+            np.save(buf, np.asarray(depth, dtype=np.float32))
+            write_bytes_atomic(path, buf.getvalue())
+            written.append(path)
+        if "png16" in self.formats:
+            path = self.folder / f"{stem}_depth16.png"
+            write_bytes_atomic(path, encode_png(depth_to_png16(depth)))
+            written.append(path)
+        color = None
+        if "color" in self.formats or "ply" in self.formats:
+            color = colorize(depth, self.colormap, self.depth_range)
+        if "color" in self.formats:
+            path = self.folder / f"{stem}_color.png"
+            picture = side_by_side(image, color) if (self.with_input and image is not None) else color
+            write_bytes_atomic(path, encode_png(picture))
+            written.append(path)
+        if "ply" in self.formats:
+            path = self.folder / f"{stem}.ply"
+            points, mask = depth_to_points(depth, self.intrinsics)
+            rgb = self._point_colors(image, color, mask)
+            write_bytes_atomic(path, ply_bytes(points, rgb))
+            written.append(path)
+        return written
+
+    @staticmethod
+    def _point_colors(image, color, mask):
+        # Points take the input image's colours when it matches the depth size, else the depth colours.
+        from ..preprocess import to_rgb_uint8
+
+        if image is not None and np.asarray(image).shape[:2] == mask.shape:
+            return to_rgb_uint8(image)[mask]
+        return color[mask]

@@ -1,0 +1,289 @@
+"""``Runtime``: one ``predict(image) -> depth`` call over TensorRT, ONNX Runtime or PyTorch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence
+
+import numpy as np
+
+from ..errors import UsageError, XnetEdgeError
+from ..preprocess import Letterbox, postprocess, preprocess
+from .artifact import Artifact, choose_backend, resolve_artifact, verify_artifact, warn_all
+from .backend import Backend
+from .spec import Preprocessing
+from .timing import HookList, TimingHook, maybe_hooks
+
+
+def cuda_index(device: Optional[str]) -> int:
+    """The CUDA device index of "cuda:N" (0 for "auto", "cuda" or None).
+
+    Raises:
+        UsageError: "cpu" or an unparsable device for a GPU-only backend.
+    """
+    text = str(device or "auto")
+    if text in ("auto", "cuda"):
+        return 0
+    if text.startswith("cuda:") and text[5:].isdigit():
+        return int(text[5:])
+    raise UsageError(f"the TensorRT backend runs on a GPU: device must be auto, cuda or cuda:N, not {text!r}")
+
+
+def _open_backend(artifact: Artifact, name: str, options: dict) -> Backend:
+    if name == "onnxruntime":
+        from .backend_ort import OnnxRuntimeBackend
+
+        settings = ((artifact.manifest or {}).get("runtime") or {}).get("onnxruntime") or {}
+        providers = options.get("providers")
+        threads = options.get("threads")
+        return OnnxRuntimeBackend(
+            artifact.file,
+            providers=providers if providers is not None else settings.get("providers"),
+            threads=threads if threads is not None else settings.get("intra_op_num_threads"),
+            graph_optimization_level=options.get("graph_optimization_level") or settings.get("graph_optimization_level"),
+            # Providers recorded by the builder may not exist here; the user's own must.
+            strict_providers=providers is not None)
+    if name == "tensorrt":
+        from .backend_trt import TensorRTBackend
+
+        settings = ((artifact.manifest or {}).get("runtime") or {}).get("tensorrt") or {}
+        return TensorRTBackend(artifact.file, cuda_graph=bool(options.get("cuda_graph")),
+                               dla_core=settings.get("dla_core"), cuda_api=options.get("cuda_api") or "auto",
+                               device=cuda_index(options.get("device")), memory=options.get("cuda_memory"))
+    from .backend_torch import TorchBackend
+
+    return TorchBackend(artifact.file, device=options.get("device") or "auto", fused=options.get("fused"))
+
+
+class Runtime:
+    """Depth inference on one model artifact, with the project's pre/post-processing.
+
+    ``Runtime(path)`` accepts:
+
+    * an engine folder written by ``xnet-edge build`` (its ``manifest.json`` is read, the
+      engine's hash checked, and an engine built for another TensorRT/GPU refused with the
+      command that rebuilds it);
+    * a bare ``.onnx`` (preprocessing from its ``xnet_edge.preprocessing`` metadata);
+    * a ``.plan`` / ``.engine`` (checked against a ``manifest.json`` beside it when present;
+      otherwise pass ``preprocessing=``);
+    * a ``.safetensors`` model checkpoint, ``"demo"`` or ``"demo:MODEL"`` (PyTorch).
+
+    Args:
+        path: the artifact.
+        backend: "auto" (by artifact), "onnxruntime", "tensorrt" or "torch".
+        providers: ONNX Runtime providers: "cpu" (default), "cuda", "tensorrt", "auto" or a list.
+        threads: ONNX Runtime intra-op threads (default: the manifest's, else one per core).
+        graph_optimization_level: ONNX Runtime level ("all", "extended", "basic", "disable_all").
+        device: PyTorch device ("auto", "cpu", "cuda", "cuda:N"); TensorRT uses the N of "cuda:N".
+        fused: PyTorch: use the fused Triton bridge kernels (default: on CUDA when available).
+        cuda_graph: TensorRT: capture and replay a CUDA graph.
+        cuda_api: TensorRT: "auto", "cuda-python" or "pycuda".
+        input_size: network (H, W) for models with dynamic H/W.
+        preprocessing: a dict in the ``xnet_edge.preprocessing`` layout overriding the artifact's.
+        check: verify the engine's hash and this machine against the manifest (default True).
+        timing: a timing hook ``hook(stage, seconds)`` or a list of them (see :mod:`.timing`).
+        **advanced: ``cuda_memory`` (an open CudaMemory for the TensorRT backend) and ``machine``
+            (a :func:`~xnet_edge.engine.manifest.machine_info` dict to check the manifest against).
+
+    Raises:
+        UsageError: unknown path type or option.
+        HashMismatchError / EngineCompatibilityError: the manifest checks failed.
+        MissingDependencyError: the backend's library is not installed.
+
+    Example::
+
+        with Runtime("engines/orin-nano-int8") as rt:
+            depth = rt.predict(rgb)          # HxW float32 metres, same size as rgb
+    """
+
+    def __init__(self, path: str | Path, *, backend: str = "auto", providers: Any = None,
+                 threads: Optional[int] = None, graph_optimization_level: Optional[str] = None,
+                 device: Optional[str] = "auto", fused: Optional[bool] = None, cuda_graph: bool = False,
+                 cuda_api: str = "auto", input_size: Optional[Sequence[int]] = None,
+                 preprocessing: Optional[Mapping[str, Any]] = None, check: bool = True,
+                 timing: Any = None, **advanced):
+        unknown = set(advanced) - {"cuda_memory", "machine"}
+        if unknown:
+            raise UsageError(f"unknown Runtime option(s): {', '.join(sorted(unknown))}")
+        self.artifact = resolve_artifact(path)
+        self.backend_name = choose_backend(self.artifact, backend)
+        self.warnings = verify_artifact(self.artifact, advanced.get("machine")) if check else []
+        warn_all(self.warnings)
+        self.hooks: HookList = maybe_hooks(timing)
+        options = dict(providers=providers, threads=threads, graph_optimization_level=graph_optimization_level,
+                       device=device, fused=fused, cuda_graph=cuda_graph, cuda_api=cuda_api, **advanced)
+        self.backend: Optional[Backend] = _open_backend(self.artifact, self.backend_name, options)
+        try:
+            self.model_config = self._read_model_config()
+            self.preprocessing = self._resolve_preprocessing(preprocessing, input_size)
+        except BaseException:
+            self.close()
+            raise
+        self.task = self.model_config.get("task") or ("segmentation" if self.backend.output.name == "logits"
+                                                       else "depth")
+
+    # ------------------------------------------------------------------ set-up
+
+    @property
+    def manifest(self) -> Optional[dict]:
+        """The engine folder's manifest, or None."""
+        return self.artifact.manifest
+
+    def _read_model_config(self) -> dict:
+        if self.manifest is not None:
+            return dict(self.manifest.get("model") or {})
+        return self.backend.model_config()
+
+    def _resolve_preprocessing(self, override, input_size) -> Preprocessing:
+        if override is not None:
+            pre = Preprocessing.from_dict(override, where="preprocessing=")
+        elif self.manifest is not None:
+            pre = Preprocessing.from_dict(self.manifest["preprocessing"], where=f"{self.artifact.folder} manifest")
+        else:
+            pre = self.backend.preprocessing()
+        if pre is None:
+            raise UsageError(f"{self.artifact.file} carries no preprocessing (input size, mean, std): open its "
+                             "engine folder, export the ONNX with xnet-edge export, or pass preprocessing={...}")
+        fixed = self.backend.network_size()
+        if fixed is not None:
+            if input_size is not None and tuple(input_size) != fixed:
+                raise UsageError(f"this model's input is fixed at {fixed[0]}x{fixed[1]}; export or build it "
+                                 f"for {input_size[0]}x{input_size[1]} instead")
+            pre = pre.with_input_size(fixed)
+        else:
+            pre = pre.with_input_size(input_size)
+        self.backend.check_input_size(*pre.input_size)
+        return pre
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """The network input (H, W)."""
+        return self.preprocessing.input_size
+
+    @property
+    def max_depth(self) -> Optional[float]:
+        """The model's depth range in metres when known."""
+        value = self.model_config.get("max_depth")
+        return float(value) if value is not None else None
+
+    def describe(self) -> dict:
+        """Artifact, backend settings, input size and preprocessing, for reports."""
+        info = self._live().describe()
+        info.update({"artifact": str(self.artifact.file), "artifact_kind": self.artifact.kind,
+                     "input_size": list(self.input_size), "preprocessing": self.preprocessing.to_dict(),
+                     "task": self.task})
+        if self.manifest is not None:
+            info.update({"target": self.manifest["target"].get("name"), "precision": self.manifest["precision"]})
+        return info
+
+    def add_timing_hook(self, hook: TimingHook) -> None:
+        """Report per-stage timings to ``hook(stage, seconds)`` from now on."""
+        self.hooks.add(hook)
+
+    def remove_timing_hook(self, hook: TimingHook) -> None:
+        """Stop reporting to ``hook``."""
+        self.hooks.remove(hook)
+
+    # ------------------------------------------------------------------ stages
+
+    def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:
+        """Image (any size, gray/RGB/RGBA, 8/16-bit) -> ((1, 3, H, W) float32, letterbox). Thread-safe."""
+        with self.hooks.measure("preprocess"):
+            pre = self.preprocessing
+            return preprocess(image, pre.input_size, pre.mean, pre.std)
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """Run preprocessed inputs (N, 3, H, W) through the network, in batches the model accepts.
+
+        Returns:
+            (N, C, H, W) float32 network outputs.
+        """
+        backend = self._live()
+        batch = np.asarray(batch, dtype=np.float32)
+        expected = (3, *self.input_size)
+        if batch.ndim != 4 or tuple(batch.shape[1:]) != expected:
+            raise UsageError(f"expected a (N, {expected[0]}, {expected[1]}, {expected[2]}) batch, got {batch.shape}")
+        smallest, largest = backend.batch_range()
+        step = largest or len(batch)
+        outputs = []
+        for start in range(0, len(batch), max(step, 1)):
+            chunk = batch[start:start + step]
+            count = len(chunk)
+            if count < smallest:  # fixed-batch engines: pad with zeros, drop the extra outputs
+                pad = np.zeros((smallest - count, *chunk.shape[1:]), dtype=chunk.dtype)
+                chunk = np.concatenate([chunk, pad])
+            outputs.append(backend.run(chunk, self.hooks)[:count])
+        return np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
+
+    def postprocess(self, output: np.ndarray, box: Letterbox) -> np.ndarray:
+        """One network output (C, H, W) -> result at the image's size.
+
+        The padding is cropped off before resizing, so padded pixels never leak into the
+        result; non-finite or negative depths (invalid) become 0, the ROS/RealSense
+        "no depth" value.
+
+        Returns:
+            float32 (H, W) depth in metres, or int32 (H, W) class labels for segmentation.
+        """
+        with self.hooks.measure("postprocess"):
+            out = np.asarray(output, dtype=np.float32)
+            if self.task == "segmentation":
+                scores = np.stack([postprocess(channel, box) for channel in out])
+                return scores.argmax(0).astype(np.int32)
+            depth = postprocess(out.reshape(box.network), box)
+            depth[~np.isfinite(depth) | (depth < 0)] = 0.0
+            return depth
+
+    # ------------------------------------------------------------------ one call
+
+    def predict(self, image: np.ndarray) -> np.ndarray:
+        """Depth for one image.
+
+        Args:
+            image: HxWx3 uint8 RGB (also HxW gray, HxWx4 RGBA, uint16 or float), any size.
+
+        Returns:
+            float32 (H, W) metres at the image's size (int32 labels for segmentation models).
+
+        Raises:
+            UsageError: empty image or unsupported channels/dtype.
+        """
+        tensor, box = self.preprocess(image)
+        return self.postprocess(self.infer(tensor)[0], box)
+
+    def predict_batch(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Depth for several images of any sizes, batched as far as the model allows."""
+        if len(images) == 0:
+            return []
+        prepared = [self.preprocess(image) for image in images]
+        outputs = self.infer(np.concatenate([tensor for tensor, _ in prepared]))
+        return [self.postprocess(out, box) for out, (_, box) in zip(outputs, prepared)]
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _live(self) -> Backend:
+        if self.backend is None:
+            raise XnetEdgeError("this Runtime is closed")
+        return self.backend
+
+    @property
+    def closed(self) -> bool:
+        return self.backend is None
+
+    def close(self) -> None:
+        """Release the backend (GPU buffers, sessions). Safe to call twice."""
+        backend, self.backend = self.backend, None
+        if backend is not None:
+            backend.close()
+
+    def __enter__(self) -> "Runtime":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else self.backend_name
+        return f"Runtime({str(self.artifact.file)!r}, {state}, input_size={self.input_size})"
