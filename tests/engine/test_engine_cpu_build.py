@@ -40,8 +40,9 @@ def test_cpu_fp32_engine_matches_pytorch_and_manifest_verifies(tiny_model, tiny_
     assert m["inputs"] == [{"name": "image", "shape": [-1, 3, H, W], "dtype": "float32"}]
     assert m["outputs"] == [{"name": "depth", "shape": [-1, 1, H, W], "dtype": "float32"}]
     assert m["preprocessing"]["input_size"] == [H, W] and m["model"]["name"] == "test_xnet_effnet"
-    assert m["runtime"] == {"onnxruntime": {"intra_op_num_threads": 2, "graph_optimization_level":
-                                            "ORT_ENABLE_EXTENDED", "providers": ["CPUExecutionProvider"]}}
+    assert m["runtime"] == {"onnxruntime": {"intra_op_num_threads": 2, "graph_optimization_level": "ORT_ENABLE_ALL",
+                                            "offline_optimization_level": "ORT_ENABLE_EXTENDED",
+                                            "providers": ["CPUExecutionProvider"]}}
     assert m["sources"]["calibration_cache"] is None and m["build_machine"]["onnxruntime"]
     assert [c.status for c in mf.verify_hashes(out)] == ["ok", "ok"]
     assert (out / "model.onnx").read_bytes() == tiny_onnx.read_bytes()

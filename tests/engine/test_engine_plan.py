@@ -157,7 +157,8 @@ def test_cpu_precision_rules(kind, precision, expected):
     if expected in ("fp32", "int8"):
         plan = plan_cpu_build(cpu, kind, precision=precision)
         assert plan.precision == expected and plan.graph_optimization_level == "ORT_ENABLE_EXTENDED"
-        assert plan.runtime_dict() == {"intra_op_num_threads": 0, "graph_optimization_level": "ORT_ENABLE_EXTENDED",
+        assert plan.runtime_dict() == {"intra_op_num_threads": 0, "graph_optimization_level": "ORT_ENABLE_ALL",
+                                       "offline_optimization_level": "ORT_ENABLE_EXTENDED",
                                        "providers": ["CPUExecutionProvider"]}
     else:
         with pytest.raises(UsageError, match=expected):
@@ -169,6 +170,9 @@ def test_cpu_levels_and_threads():
     assert [plan_cpu_build(cpu, "fp32", opt_level=i).graph_optimization_level for i in range(4)] == [
         "ORT_DISABLE_ALL", "ORT_ENABLE_BASIC", "ORT_ENABLE_EXTENDED", "ORT_ENABLE_ALL"]
     assert plan_cpu_build(cpu, "fp32", opt_level=3).notes  # CPU-specific layouts are called out
+    # portable fusions are saved; the runtime adds this CPU's layouts at load time
+    assert [plan_cpu_build(cpu, "fp32", opt_level=i).session_optimization_level for i in range(4)] == [
+        "ORT_DISABLE_ALL", "ORT_ENABLE_BASIC", "ORT_ENABLE_ALL", "ORT_ENABLE_ALL"]
     assert plan_cpu_build(cpu, "fp32", threads=4).intra_op_num_threads == 4
     for bad in (dict(opt_level=4), dict(threads=-1)):
         with pytest.raises(UsageError):
