@@ -26,7 +26,7 @@ test-all: $(STAMP)
 	$(PY) -m pytest -q -m "slow or not slow"
 
 demo: $(STAMP)
-	$(VENV)/bin/xnet-edge models --input-size 256x320
+	$(VENV)/bin/xnet-edge demo -o out/demo
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,0 +1,96 @@
+"""``--eval``: FP32 vs INT8 accuracy on real ground truth and on held-out images.
+
+* Depth metrics (AbsRel, RMSE, δ1, ...) against the real Middlebury Motorcycle
+  depth that ships with scikit-image, with the runtime's pre/post-processing.
+* Output-level error of each quantized model against the FP32 model on held-out
+  real photos (never used for calibration) and seeded crops of them.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+
+from ..preprocess import postprocess, preprocess
+from .collect import make_session
+from .data import augmented_crops, builtin_images
+from .sensitivity import relative_error
+
+EVAL_METRICS = ("abs_rel", "rmse", "d1")
+
+
+def heldout_inputs(input_size, mean, std, count: int = 8, seed: int = 1234) -> list[np.ndarray]:
+    """Held-out network inputs: the builtin held-out photos, then seeded crops of them."""
+    images = augmented_crops(builtin_images("heldout"), count, seed)
+    return [preprocess(img, input_size, mean, std)[0] for _, img in images]
+
+
+def predict_depth(session, rgb: np.ndarray, input_size, mean, std, input_name: str = "image") -> np.ndarray:
+    """Depth at the image's own size, through the runtime's preprocess/postprocess."""
+    x, box = preprocess(rgb, input_size, mean, std)
+    out = session.run(None, {input_name: x})[0]
+    return postprocess(out[0, 0], box)
+
+
+def motorcycle_metrics(model_paths: dict[str, str], input_size, mean, std, *, max_depth: Optional[float],
+                       align: Optional[str] = "median") -> dict[str, dict]:
+    """Depth metrics of each model on the Middlebury Motorcycle scene.
+
+    Args:
+        model_paths: ``{label: onnx path}``.
+        input_size, mean, std: the model's preprocessing.
+        max_depth: the model's depth range (ground truth beyond it is ignored).
+        align: prediction alignment before the metrics (``None``, ``"median"``, ...).
+
+    Returns:
+        ``{label: {metric: value}}``.
+    """
+    from ..data import middlebury_motorcycle
+    from ..eval import depth_metrics
+
+    rgb, gt = middlebury_motorcycle()
+    results = {}
+    for label, path in model_paths.items():
+        pred = predict_depth(make_session(str(path)), rgb, input_size, mean, std)
+        results[label] = depth_metrics(pred, gt, min_depth=1e-3, max_depth=max_depth, align=align)
+    return results
+
+
+def heldout_errors(reference_path: str, model_paths: dict[str, str], inputs: Sequence[np.ndarray]) -> dict[str, dict]:
+    """Output error of each model against the FP32 reference on held-out inputs.
+
+    Returns:
+        ``{label: {"relative_error", "max_abs"}}``.
+    """
+    ref_session = make_session(str(reference_path))
+    refs = [ref_session.run(None, {"image": x})[0] for x in inputs]
+    out = {}
+    for label, path in model_paths.items():
+        session = make_session(str(path))
+        outs = [session.run(None, {"image": x})[0] for x in inputs]
+        out[label] = {"relative_error": relative_error(outs, refs),
+                      "max_abs": float(max(np.max(np.abs(o - r)) for o, r in zip(outs, refs)))}
+    return out
+
+
+def evaluate_models(fp32_path: str, quantized: dict[str, str], input_size, mean, std, *, task: str,
+                    max_depth: Optional[float], align: Optional[str] = "median", heldout: int = 8) -> dict:
+    """The ``eval`` block of the calibration report.
+
+    Args:
+        fp32_path: the FP32 ONNX model.
+        quantized: ``{label: onnx path}`` of the INT8 (and FP16) models.
+        input_size, mean, std: preprocessing.
+        task: ``depth`` (Motorcycle metrics are computed) or ``segmentation`` (held-out error only).
+        max_depth: the model's depth range.
+        align: alignment for the depth metrics.
+        heldout: number of held-out inputs.
+    """
+    inputs = heldout_inputs(input_size, mean, std, heldout)
+    result = {"heldout": {"num_images": len(inputs), "errors": heldout_errors(fp32_path, quantized, inputs)}}
+    if task == "depth":
+        metrics = motorcycle_metrics({"fp32": fp32_path, **quantized}, input_size, mean, std,
+                                     max_depth=max_depth, align=align)
+        result["motorcycle"] = {"align": align, "max_depth": max_depth, "metrics": metrics}
+    return result

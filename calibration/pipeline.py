@@ -1,0 +1,253 @@
+"""``calibrate()``: an FP32 xnet-edge ONNX model + images → INT8 models, TensorRT cache, FP16 model, report.
+
+Outputs (in ``output_dir``):
+
+===========================  =================================================================
+``model.int8.onnx``          Q/DQ for TensorRT >= 10 (symmetric INT8, zero point 0, float bias)
+``model.int8.cpu.onnx``      Q/DQ for ONNX Runtime CPU (UINT8 activations → QLinearConv)
+``model.fp16.onnx``          FP16 weights/activations, LayerNorm/Pow/Reduce/Softmax/head in FP32
+``calibration.cache``        TensorRT legacy calibration cache (every activation tensor)
+``calibration.json``         ranges, method, data fingerprint, versions, sensitivity, eval
+===========================  =================================================================
+
+Files are written to a staging folder and moved into place at the end, so an
+interrupted run leaves no partial file. Nothing time-dependent is written, so
+the same inputs give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import onnx
+
+from .._deps import require
+from .._version import __version__
+from ..errors import UsageError
+from ..export import read_contract
+from ..io_utils import sha256_file, write_bytes_atomic
+from .collect import collect_statistics
+from .data import DEFAULT_NUM_IMAGES, ImageSource, calibration_inputs
+from .fp16 import convert_fp16
+from .graph import GraphIndex, find_layers
+from .observers import DEFAULT_PERCENTILE, METHODS, NUM_BINS, compute_amax
+from .placement import QuantPlan, make_plan, select_layers
+from .qdq import INT8_MAX, write_qdq_model
+from .sensitivity import layer_sensitivity
+from .trt_cache import format_trt_cache, trt_version_code
+
+DEFAULT_METHOD = "entropy"
+QUANT_KEY = "xnet_edge.quantization"
+FILES = {"tensorrt": "model.int8.onnx", "onnxruntime": "model.int8.cpu.onnx", "fp16": "model.fp16.onnx",
+         "cache": "calibration.cache", "report": "calibration.json"}
+
+
+@dataclass
+class CalibrationOptions:
+    """Settings of one calibration run (see ``xnet-edge calibrate --help``)."""
+
+    method: str = DEFAULT_METHOD
+    percentile: float = DEFAULT_PERCENTILE
+    num_images: int = DEFAULT_NUM_IMAGES
+    seed: int = 0
+    min_images: Optional[int] = None
+    keep_fp: int = 0
+    sensitivity: bool = False
+    sensitivity_images: int = 4
+    fp16: bool = True
+    evaluate: bool = False
+    eval_align: Optional[str] = "median"
+    trt_version: str = "10.3.0"
+    progress: bool = False
+
+    def validate(self) -> None:
+        if self.method not in METHODS:
+            raise UsageError(f"unknown calibration method {self.method!r}; choose one of: {', '.join(METHODS)}")
+        if not 0.0 < self.percentile <= 100.0:
+            raise UsageError(f"--percentile must be in (0, 100], got {self.percentile}")
+        if self.keep_fp < 0:
+            raise UsageError(f"--keep-fp must be >= 0, got {self.keep_fp}")
+        trt_version_code(self.trt_version)
+
+
+@dataclass
+class CalibrationResult:
+    """What :func:`calibrate` wrote: ``files`` by role, the report, and wall times (not stored)."""
+
+    output_dir: Path
+    files: dict[str, Path]
+    report: dict
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def load_fp32_model(path) -> tuple[onnx.ModelProto, object]:
+    """Load and validate an FP32 xnet-edge model; returns (shape-inferred model, contract).
+
+    Raises:
+        UsageError: not ONNX, no ``image`` input, no metadata, or already quantized.
+    """
+    if not Path(path).is_file():
+        raise UsageError(f"ONNX model not found: {path}")
+    try:
+        model = onnx.load(str(path))
+    except Exception:  # protobuf raises several error types for non-ONNX bytes
+        raise UsageError(f"{path} is not an ONNX model") from None
+    contract = read_contract(path, model)
+    if any(n.op_type in ("QuantizeLinear", "DequantizeLinear", "QLinearConv") for n in model.graph.node):
+        raise UsageError(f"{path} is already quantized; calibrate the FP32 model from `xnet-edge export`")
+    return onnx.shape_inference.infer_shapes(model), contract
+
+
+def _versions() -> dict:
+    ort = require("onnxruntime")
+    return {"xnet_edge": __version__, "onnx": onnx.__version__, "onnxruntime": ort.__version__,
+            "numpy": np.__version__, "python": platform.python_version()}
+
+
+def _annotate(model: onnx.ModelProto, info: dict) -> onnx.ModelProto:
+    kept = [(p.key, p.value) for p in model.metadata_props if p.key != QUANT_KEY]
+    del model.metadata_props[:]
+    for key, value in kept + [(QUANT_KEY, json.dumps(info, sort_keys=True))]:
+        model.metadata_props.add(key=key, value=value)
+    return model
+
+
+def _write_model(path: Path, model: onnx.ModelProto) -> None:
+    onnx.checker.check_model(model)
+    write_bytes_atomic(path, model.SerializeToString())
+
+
+def _tensor_table(stats, amax) -> dict:
+    return {name: {"min": st.min, "max": st.max, "amax": amax[name], "scale": amax[name] / INT8_MAX,
+                   "nonnegative": st.nonnegative} for name, st in stats.items()}
+
+
+def _layer_table(layers, plans: dict[str, QuantPlan]) -> list[dict]:
+    quantized = {engine: {l.node for l in plan.layers} for engine, plan in plans.items()}
+    return [{"node": l.node, "module": l.module, "kind": l.kind, "op_type": l.op_type, "macs": l.macs,
+             "input": l.input, "quantized": {e: l.node in q for e, q in quantized.items()}} for l in layers]
+
+
+class _Staging:
+    """A temporary folder inside the output folder; files move into place only on success."""
+
+    def __init__(self, output_dir: Path):
+        self.output_dir = output_dir
+
+    def __enter__(self) -> Path:
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=".calibrate.", dir=self.output_dir))
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                for item in sorted(self.tmp.iterdir()):
+                    item.replace(self.output_dir / item.name)
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def calibrate(onnx_path, images: ImageSource, output_dir, options: Optional[CalibrationOptions] = None,
+              **overrides) -> CalibrationResult:
+    """Calibrate an FP32 xnet-edge ONNX model and write every INT8 artifact.
+
+    Args:
+        onnx_path: the FP32 model from ``xnet-edge export``.
+        images: ``"builtin"``, an image folder, a video file, or arrays.
+        output_dir: the folder to write (created; existing files with the same names are replaced).
+        options: a :class:`CalibrationOptions`; ``overrides`` set individual fields.
+
+    Returns:
+        A :class:`CalibrationResult`.
+
+    Raises:
+        UsageError: bad model, images or options.
+    """
+    options = options or CalibrationOptions()
+    if overrides:
+        options = CalibrationOptions(**{**options.__dict__, **overrides})
+    options.validate()
+    timings = {}
+    start = time.perf_counter()
+    model, contract = load_fp32_model(onnx_path)
+    data = calibration_inputs(images, contract.input_size, contract.mean, contract.std,
+                              num_images=options.num_images, seed=options.seed, min_images=options.min_images)
+    stats = collect_statistics(model, data.tensors, histograms=options.method != "max", progress=options.progress)
+    timings["statistics_s"] = time.perf_counter() - start
+    amax = {name: compute_amax(st, options.method, options.percentile) for name, st in stats.items()}
+    timings["calibration_s"] = time.perf_counter() - start
+    index = GraphIndex(model)
+    layers = find_layers(model, index)
+    ranking = None
+    if options.sensitivity or options.keep_fp:
+        t0 = time.perf_counter()
+        ranking = layer_sensitivity(model, layers, amax, data.tensors[: options.sensitivity_images],
+                                    progress=options.progress)
+        timings["sensitivity_s"] = time.perf_counter() - t0
+    keep = [r.node for r in ranking[: options.keep_fp]] if ranking else []
+    chosen = select_layers(layers, keep_float=keep)
+    plans = {engine: make_plan(engine, model, chosen, amax, stats, index) for engine in ("tensorrt", "onnxruntime")}
+    output_dir = Path(output_dir)
+    files = {role: output_dir / name for role, name in FILES.items()}
+    quant_info = {"method": options.method, "data_fingerprint": data.fingerprint, "keep_fp": keep}
+    with _Staging(output_dir) as tmp:
+        for engine, plan in plans.items():
+            q = write_qdq_model(model, plan.activations, plan.layers, quantize_bias=plan.quantize_bias)
+            _write_model(tmp / FILES[engine], _annotate(q, {**quant_info, **plan.summary()}))
+        if options.fp16:
+            _write_model(tmp / FILES["fp16"], _annotate(convert_fp16(model), {"precision": "fp16"}))
+        else:
+            files.pop("fp16")
+        scales = {name: amax[name] / INT8_MAX for name in stats}
+        write_bytes_atomic(tmp / FILES["cache"], format_trt_cache(scales, options.trt_version).encode())
+        report = _report(onnx_path, contract, options, data, stats, amax, layers, plans, ranking, keep)
+        if options.evaluate:
+            t0 = time.perf_counter()
+            report["eval"] = _evaluate(onnx_path, tmp, contract, options)
+            timings["eval_s"] = time.perf_counter() - t0
+        report["artifacts"] = {FILES[r]: {"role": r, "sha256": sha256_file(tmp / FILES[r])}
+                               for r in files if r != "report"}
+        write_bytes_atomic(tmp / FILES["report"], (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
+    timings["total_s"] = time.perf_counter() - start
+    return CalibrationResult(output_dir, files, report, timings)
+
+
+def _report(onnx_path, contract, options, data, stats, amax, layers, plans, ranking, keep) -> dict:
+    return {
+        "format": "xnet-edge-calibration", "format_version": 1,
+        "versions": _versions(),
+        "model": {"file": Path(onnx_path).name, "sha256": sha256_file(onnx_path),
+                  "input_size": list(contract.input_size), "output": contract.output_name},
+        "method": options.method,
+        "method_options": {"bins": NUM_BINS, "percentile": options.percentile if options.method == "percentile"
+                           else None, "activations": "per-tensor symmetric INT8 (scale = amax / 127)",
+                           "weights": "per-channel symmetric INT8"},
+        "trt_cache": {"version": trt_version_code(options.trt_version), "algorithm": "EntropyCalibration2"},
+        "data": data.to_dict(),
+        "engines": {engine: plan.summary() for engine, plan in plans.items()},
+        "tensors": _tensor_table(stats, amax),
+        "layers": _layer_table(layers, plans),
+        "sensitivity": [dict(r.to_dict(), rank=i + 1) for i, r in enumerate(ranking)] if ranking else None,
+        "keep_fp": keep,
+        "eval": None,
+    }
+
+
+def _evaluate(onnx_path, folder: Path, contract, options) -> dict:
+    from .evaluate import evaluate_models
+
+    quantized = {"int8_tensorrt": str(folder / FILES["tensorrt"]), "int8_cpu": str(folder / FILES["onnxruntime"])}
+    if options.fp16:
+        quantized["fp16"] = str(folder / FILES["fp16"])
+    cfg = contract.config
+    return evaluate_models(str(onnx_path), quantized, contract.input_size, contract.mean, contract.std,
+                           task=cfg.get("task", "depth"), max_depth=cfg.get("max_depth"), align=options.eval_align)

@@ -1,0 +1,112 @@
+"""ONNX Runtime CPU latency and per-operator profiles: which ops run in INT8, and what they cost.
+
+Used to decide where INT8 pays on a CPU (see docs/quantization.md) and by
+``benchmarks/bench_quant.py``. Latency follows the trtexec method in small:
+warm-up, then interleaved rounds so that several models share the same machine
+conditions, and the median of all timed runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from .._deps import require
+
+
+def cpu_session(path: str, threads: int = 0, profile_prefix: str | None = None):
+    """An ONNX Runtime CPU session with all graph optimizations (what a CPU deployment runs)."""
+    ort = require("onnxruntime")
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    if profile_prefix:
+        options.enable_profiling = True
+        options.profile_file_prefix = profile_prefix
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def measure_latency(paths: Sequence[str], x: np.ndarray, *, threads: int = 0, rounds: int = 10,
+                    runs_per_round: int = 5, warmup: int = 3, input_name: str = "image") -> dict[str, dict]:
+    """Latency of several models, measured in interleaved rounds.
+
+    Each round runs every model ``runs_per_round`` times, so a busy machine slows
+    all models alike and their ratios stay comparable.
+
+    Returns:
+        ``{path: {"median_ms", "p10_ms", "min_ms", "cpu_median_ms", "runs"}}``: wall-clock
+        figures, and the process CPU time per run (all threads; with one thread it is
+        the compute time, robust to other processes competing for the cores).
+    """
+    sessions = {p: cpu_session(p, threads) for p in paths}
+    for session in sessions.values():
+        for _ in range(warmup):
+            session.run(None, {input_name: x})
+    wall: dict[str, list[float]] = {p: [] for p in paths}
+    cpu: dict[str, list[float]] = {p: [] for p in paths}
+    for _ in range(rounds):
+        for path, session in sessions.items():
+            for _ in range(runs_per_round):
+                start, start_cpu = time.perf_counter(), time.process_time()
+                session.run(None, {input_name: x})
+                wall[path].append((time.perf_counter() - start) * 1e3)
+                cpu[path].append((time.process_time() - start_cpu) * 1e3)
+    return {p: {"median_ms": float(np.median(wall[p])), "p10_ms": float(np.percentile(wall[p], 10)),
+                "min_ms": float(np.min(wall[p])), "cpu_median_ms": float(np.median(cpu[p])), "runs": len(wall[p])}
+            for p in paths}
+
+
+@dataclass
+class OpProfile:
+    """Kernel time of one model in ONNX Runtime, per op type and per node (ms per inference).
+
+    Attributes:
+        by_op: ``{op type after ORT's graph optimization: ms}``, largest first.
+        by_node: ``{node name: (op type, ms)}``.
+        total_ms: sum of kernel times.
+    """
+
+    by_op: dict[str, float] = field(default_factory=dict)
+    by_node: dict[str, tuple[str, float]] = field(default_factory=dict)
+    total_ms: float = 0.0
+
+    def int8_ops(self) -> list[str]:
+        """Op types that compute in integers (QLinear*, *Integer)."""
+        return [op for op in self.by_op if op.startswith("QLinear") or op.endswith("Integer")]
+
+    def to_dict(self) -> dict:
+        return {"total_ms": self.total_ms, "by_op": self.by_op}
+
+
+def profile_ops(path: str, x: np.ndarray, *, runs: int = 10, threads: int = 1,
+                input_name: str = "image") -> OpProfile:
+    """Per-op and per-node kernel time from ONNX Runtime's profiler (after a warm-up run)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        session = cpu_session(path, threads, profile_prefix=os.path.join(tmp, "ort"))
+        session.run(None, {input_name: x})
+        for _ in range(runs):
+            session.run(None, {input_name: x})
+        trace = session.end_profiling()
+        with open(trace) as f:
+            events = json.load(f)
+    model_runs = sorted((e["ts"] + e["dur"]) for e in events if e.get("name") == "model_run")
+    warm_end = model_runs[0] if model_runs else -1
+    by_op: dict[str, float] = {}
+    by_node: dict[str, tuple[str, float]] = {}
+    for event in events:
+        if event.get("cat") != "Node" or not event["name"].endswith("_kernel_time") or event["ts"] <= warm_end:
+            continue
+        name, op = event["name"][: -len("_kernel_time")], event["args"]["op_name"]
+        ms = event["dur"] / 1e3 / runs
+        by_op[op] = by_op.get(op, 0.0) + ms
+        by_node[name] = (op, by_node.get(name, (op, 0.0))[1] + ms)
+    by_op = dict(sorted(by_op.items(), key=lambda kv: -kv[1]))
+    return OpProfile(by_op, by_node, float(sum(by_op.values())))

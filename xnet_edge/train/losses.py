@@ -1,0 +1,54 @@
+"""Depth training losses."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+
+def valid_depth_mask(target: torch.Tensor, min_depth: float, max_depth: float) -> torch.Tensor:
+    """Pixels whose ground truth is finite and inside (min_depth, max_depth].
+
+    Args:
+        target: ground-truth depth in metres, any shape.
+        min_depth, max_depth: the supervised range.
+
+    Returns:
+        Boolean tensor shaped like ``target``.
+    """
+    return torch.isfinite(target) & (target > min_depth) & (target <= max_depth)
+
+
+def silog_loss(pred: torch.Tensor, target: torch.Tensor, mask: Optional[torch.Tensor] = None, *,
+               variance_focus: float = 0.85, scale: float = 10.0, eps: float = 1e-3) -> torch.Tensor:
+    """Scale-invariant log loss (Eigen et al. 2014, in the form BTS and AdaBins train with).
+
+    With ``d = log(pred) - log(target)`` over the valid pixels of the whole batch::
+
+        loss = scale * sqrt( mean(d^2) - variance_focus * mean(d)^2 )
+
+    ``variance_focus = 1`` makes it fully scale-invariant; 0.85 keeps some weight
+    on the absolute scale so that a metric model learns metres.
+
+    Args:
+        pred: predicted depth (N, 1, H, W) in metres; clamped to ``eps`` before the log.
+        target: ground truth, same shape.
+        mask: boolean valid-pixel mask, same shape; None uses every finite positive pixel.
+        variance_focus: lambda in the formula above, in [0, 1].
+        scale: output multiplier (10 in BTS).
+        eps: lower clamp for the prediction.
+
+    Returns:
+        Scalar loss; zero (still attached to the graph) when no pixel is valid.
+    """
+    if pred.shape != target.shape:
+        raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
+    if mask is None:
+        mask = torch.isfinite(target) & (target > 0)
+    if not bool(mask.any()):
+        return pred.sum() * 0.0
+    d = torch.log(pred[mask].clamp_min(eps)) - torch.log(target[mask])
+    value = (d * d).mean() - variance_focus * d.mean() ** 2
+    # clamp: rounding can push a perfect prediction's value a hair below zero
+    return scale * torch.sqrt(value.clamp_min(1e-12))
