@@ -11,21 +11,10 @@ and writes the report, per-image metrics included, as JSON with --json.
 
 from __future__ import annotations
 
-import argparse
 
-from .common import print_table, size_arg
+from .common import positive_int, print_table, size_arg
 
 _ALIGN_CHOICES = ["none", "median", "lstsq", "lstsq-shift"]
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def register(sub) -> None:
@@ -36,7 +25,7 @@ def register(sub) -> None:
     p.add_argument("--dataset", "-d", required=True, metavar="KIND:PATH",
                    help="nyu:FILE.mat|DIR, kitti:LIST.txt|DIR, folder:DIR, middlebury:DIR, motorcycle, "
                         "synthetic:COUNT; options as KIND:PATH?key=value&... (e.g. ?max_depth=10&crop=none)")
-    p.add_argument("--max-images", type=_positive_int, metavar="N", help="evaluate only the first N samples")
+    p.add_argument("--max-images", type=positive_int, metavar="N", help="evaluate only the first N samples")
     p.add_argument("--align", default="none", choices=_ALIGN_CHOICES,
                    help="per-image scale (median, lstsq) or scale+shift (lstsq-shift) alignment, "
                         "for relative-depth models (default none: metric depth)")

@@ -13,25 +13,14 @@ Exit codes: 0 all frames done, 1 a runtime failure or skipped frames, 2 a usage 
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from typing import Optional
 
-from .common import print_table, size_arg
+from .common import positive_int, print_table, size_arg
 
 FORMAT_HELP = ("comma-separated outputs: npy (float32 metres), png16 (16-bit millimetres), "
                "color (colorized, beside the input), ply (point cloud, needs --intrinsics); default npy,png16,color")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def register(sub) -> None:
@@ -47,7 +36,7 @@ def register(sub) -> None:
     p.add_argument("--gt", metavar="PATH",
                    help="ground truth: depth .npy (metres) / 16-bit .png (mm), a Middlebury disp .pfm with "
                         "calib.txt beside it, or a folder of such files named after the inputs; prints metrics")
-    p.add_argument("--max-frames", type=_positive_int, metavar="N", help="stop after N frames")
+    p.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames")
     rt = p.add_argument_group("runtime")
     rt.add_argument("--backend", default="auto", choices=["auto", "onnxruntime", "tensorrt", "torch"])
     rt.add_argument("--providers", help="ONNX Runtime providers: cpu (default), cuda, tensorrt, auto, or a list")
@@ -61,7 +50,7 @@ def register(sub) -> None:
     out.add_argument("--colormap", default="turbo", help="matplotlib colormap for color output (default turbo)")
     out.add_argument("--depth-range", metavar="NEAR,FAR", help="fixed colormap range in metres (default: per frame)")
     out.add_argument("--depth-only", action="store_true", help="color output without the input beside it")
-    out.add_argument("--queue-size", type=_positive_int, default=4, help="frames buffered between stages")
+    out.add_argument("--queue-size", type=positive_int, default=4, help="frames buffered between stages")
     out.add_argument("--no-progress", action="store_true", help="no progress bar")
     out.add_argument("--summary-json", metavar="PATH", help="also write the summary (and metrics) as JSON")
     p.set_defaults(func=run)

@@ -28,6 +28,17 @@ def size_arg(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def positive_int(text: str) -> int:
+    """argparse ``type=`` for a whole number >= 1 (errors exit 2 via argparse)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def print_table(rows: list[dict], columns: list[str], file=None) -> None:
     """Print ``rows`` as an aligned plain-text table with the given column order."""
     import sys
