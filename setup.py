@@ -53,6 +53,8 @@ setup(
         "trt": ["tensorrt>=10", "cuda-python>=12"],
         "triton": ["triton>=3.0"],
         "dev": ["pytest>=7", "h5py>=3.8"],
+        # optional alternative CPU engine, measured side by side in benchmarks/bench_quant.py
+        "openvino": ["openvino>=2024.0"],
     },
     entry_points={"console_scripts": ["xnet-edge = xnet_edge.cli:main"]},
 )

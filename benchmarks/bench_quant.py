@@ -41,9 +41,9 @@ from xnet_edge.calibration.data import calibration_inputs
 from xnet_edge.calibration.evaluate import heldout_inputs, motorcycle_metrics
 from xnet_edge.calibration.graph import GraphIndex, find_layers
 from xnet_edge.calibration.observers import METHODS, compute_amax
-from xnet_edge.calibration.pipeline import load_fp32_model
+from xnet_edge.calibration.pipeline import input_means, load_fp32_model
 from xnet_edge.calibration.placement import make_plan
-from xnet_edge.calibration.profiling import profile_ops
+from xnet_edge.calibration.profiling import layer_speedups, profile_ops
 from xnet_edge.calibration.qdq import write_qdq_model
 from xnet_edge.calibration.sensitivity import relative_error, run_model
 
@@ -92,7 +92,8 @@ def ours(fp32, stats, passes: dict, folder: Path) -> list[dict]:
         amax = {name: compute_amax(st, method) for name, st in stats.items()}
         for engine, label in (("onnxruntime", "ORT CPU (UINT8)"), ("tensorrt", "TensorRT (INT8 sym)")):
             plan = make_plan(engine, fp32, layers, amax, stats, index)
-            model = write_qdq_model(fp32, plan.activations, plan.layers, quantize_bias=plan.quantize_bias)
+            model = write_qdq_model(fp32, plan.activations, plan.layers, quantize_bias=plan.quantize_bias,
+                                    input_means=input_means(stats, layers))
             path = folder / f"ours_{method}_{engine}.onnx"
             path.write_bytes(model.SerializeToString())
             rows.append({"model": f"xnet-edge {method}", "engine graph": label, "path": str(path),
@@ -262,11 +263,21 @@ def main(argv=None) -> int:
     if openvino:
         openvino_errors(rows, heldout, refs)
     latency(rows, contract, args.rounds, openvino)
-    int8_ops = {Path(r["path"]).name: profile_ops(r["path"], heldout[0], runs=3).to_dict() for r in rows}
+    profiles = {r["path"]: profile_ops(r["path"], heldout[0], runs=5) for r in rows}
+    layers = find_layers(fp32)
+    per_kind = {Path(r["path"]).name: layer_speedups(profiles[rows[0]["path"]], profiles[r["path"]], layers, fp32)
+                for r in rows[1:] if "ORT CPU" in r["engine graph"]}
+    int8_ops = {Path(p).name: prof.to_dict() for p, prof in profiles.items()}
 
     from xnet_edge.cli.common import print_table
 
     print_table([fmt(r, columns) for r in rows], columns)
+    default = Path(next(r["path"] for r in rows if r["model"] == "xnet-edge max" and "ORT" in r["engine graph"])).name
+    print(f"\nORT CPU kernel time of the quantized layers, FP32 vs INT8 ({default}, 1 thread, profiler):")
+    print_table([{"layer kind": kind, "layers": v["layers"], "FP32 ms": f"{v['fp32_ms']:.1f}",
+                  "INT8 ms": f"{v['int8_ms']:.1f}", "speed-up": f"{v['speedup']:.2f}"}
+                 for kind, v in sorted(per_kind[default].items())],
+                ["layer kind", "layers", "FP32 ms", "INT8 ms", "speed-up"])
     if openvino:
         import openvino as ov
 
@@ -283,7 +294,8 @@ def main(argv=None) -> int:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(fmt(r, columns) for r in rows)
-    (out / "bench_quant.json").write_text(json.dumps({"meta": meta, "rows": rows, "op_profiles": int8_ops},
+    (out / "bench_quant.json").write_text(json.dumps({"meta": meta, "rows": rows, "op_profiles": int8_ops,
+                                                      "layer_speedups": per_kind},
                                                      indent=2, default=str))
     (out / "bench_quant.md").write_text(markdown(rows, columns) + "\n")
     print(f"\nmachine: {meta['cpu']} ({meta['cores']} cores); wrote {out}/bench_quant.csv, .json, .md")

@@ -25,7 +25,7 @@ def expose_tensors(model: onnx.ModelProto, names: Sequence[str]) -> onnx.ModelPr
 
 
 def make_session(model: onnx.ModelProto | bytes | str, threads: Optional[int] = None, optimize: bool = True):
-    """An ONNX Runtime CPU session (basic graph optimizations unless ``optimize`` is False)."""
+    """An ONNX Runtime CPU session: all graph optimizations, or only the basic ones with ``optimize=False``."""
     ort = require("onnxruntime")
     options = ort.SessionOptions()
     options.log_severity_level = 3

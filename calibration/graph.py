@@ -130,8 +130,12 @@ def _macs(index: GraphIndex, node: onnx.NodeProto, weight_shape: tuple) -> int:
     spatial = 1
     for d in out_shape[2:] if node.op_type.startswith("Conv") else out_shape[:-1][1:]:
         spatial *= d
+    if node.op_type.startswith("Conv"):
+        reduced = weight_shape[1:]  # Cin/groups · kh · kw
+    else:  # MatMul (Cin, Cout); Gemm (Cout, Cin) with transB, else (Cin, Cout)
+        reduced = weight_shape[1:2] if _weight_axis(node) == 0 else weight_shape[:1]
     per_output = 1
-    for d in weight_shape[1:] if node.op_type.startswith("Conv") else weight_shape[:1]:
+    for d in reduced:
         per_output *= d
     channels = out_shape[1] if node.op_type.startswith("Conv") else out_shape[-1]
     return int(spatial * channels * per_output)

@@ -44,12 +44,23 @@ class TensorStats:
         name: tensor name.
         min, max: signed extremes.
         hist: counts of ``|x|`` in ``NUM_BINS`` equal bins over ``[0, absmax]`` (None before pass 2).
+        channel_sum, channel_count: running per-channel (axis 1) sum and element count of
+            4-D tensors, for the bias correction.
     """
 
     name: str
     min: float
     max: float
     hist: Optional[np.ndarray] = None
+    channel_sum: Optional[np.ndarray] = None
+    channel_count: int = 0
+
+    @property
+    def channel_mean(self) -> Optional[np.ndarray]:
+        """Mean of each channel over all calibration images and positions (None for non-4-D tensors)."""
+        if self.channel_sum is None or self.channel_count == 0:
+            return None
+        return self.channel_sum / self.channel_count
 
     @property
     def absmax(self) -> float:
@@ -82,15 +93,19 @@ class StatsCollector:
         self.stats: dict[str, TensorStats] = {}
 
     def observe_range(self, name: str, array: np.ndarray) -> None:
-        """Pass 1: update the signed min/max of ``name``."""
+        """Pass 1: update the signed min/max (and per-channel sums) of ``name``."""
         lo, hi = float(np.min(array)), float(np.max(array))
         if not (np.isfinite(lo) and np.isfinite(hi)):
             raise UsageError(f"tensor {name!r} holds NaN or Inf during calibration; check the model and inputs")
         st = self.stats.get(name)
         if st is None:
-            self.stats[name] = TensorStats(name, lo, hi)
+            st = self.stats[name] = TensorStats(name, lo, hi)
         else:
             st.min, st.max = min(st.min, lo), max(st.max, hi)
+        if array.ndim == 4:
+            sums = array.sum(axis=(0, 2, 3), dtype=np.float64)
+            st.channel_sum = sums if st.channel_sum is None else st.channel_sum + sums
+            st.channel_count += array.shape[0] * array.shape[2] * array.shape[3]
 
     def observe_hist(self, name: str, array: np.ndarray) -> None:
         """Pass 2: add ``|array|`` to the histogram of ``name`` (its range must be known)."""

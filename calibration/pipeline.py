@@ -44,7 +44,7 @@ from .qdq import INT8_MAX, write_qdq_model
 from .sensitivity import layer_sensitivity
 from .trt_cache import format_trt_cache, trt_version_code
 
-DEFAULT_METHOD = "entropy"
+DEFAULT_METHOD = "max"
 QUANT_KEY = "xnet_edge.quantization"
 FILES = {"tensorrt": "model.int8.onnx", "onnxruntime": "model.int8.cpu.onnx", "fp16": "model.fp16.onnx",
          "cache": "calibration.cache", "report": "calibration.json"}
@@ -60,6 +60,7 @@ class CalibrationOptions:
     seed: int = 0
     min_images: Optional[int] = None
     keep_fp: int = 0
+    bias_correction: bool = True
     sensitivity: bool = False
     sensitivity_images: int = 4
     fp16: bool = True
@@ -86,6 +87,12 @@ class CalibrationResult:
     files: dict[str, Path]
     report: dict
     timings: dict[str, float] = field(default_factory=dict)
+
+
+def input_means(stats, layers) -> dict:
+    """Per-channel means of the layers' inputs (for the bias correction)."""
+    return {l.input: stats[l.input].channel_mean for l in layers
+            if l.input in stats and stats[l.input].channel_mean is not None}
 
 
 def load_fp32_model(path) -> tuple[onnx.ModelProto, object]:
@@ -198,10 +205,13 @@ def calibrate(onnx_path, images: ImageSource, output_dir, options: Optional[Cali
     plans = {engine: make_plan(engine, model, chosen, amax, stats, index) for engine in ("tensorrt", "onnxruntime")}
     output_dir = Path(output_dir)
     files = {role: output_dir / name for role, name in FILES.items()}
-    quant_info = {"method": options.method, "data_fingerprint": data.fingerprint, "keep_fp": keep}
+    quant_info = {"method": options.method, "data_fingerprint": data.fingerprint, "keep_fp": keep,
+                  "bias_correction": options.bias_correction}
+    means = input_means(stats, chosen) if options.bias_correction else None
     with _Staging(output_dir) as tmp:
         for engine, plan in plans.items():
-            q = write_qdq_model(model, plan.activations, plan.layers, quantize_bias=plan.quantize_bias)
+            q = write_qdq_model(model, plan.activations, plan.layers, quantize_bias=plan.quantize_bias,
+                                input_means=means)
             _write_model(tmp / FILES[engine], _annotate(q, {**quant_info, **plan.summary()}))
         if options.fp16:
             _write_model(tmp / FILES["fp16"], _annotate(convert_fp16(model), {"precision": "fp16"}))
@@ -230,7 +240,8 @@ def _report(onnx_path, contract, options, data, stats, amax, layers, plans, rank
         "method": options.method,
         "method_options": {"bins": NUM_BINS, "percentile": options.percentile if options.method == "percentile"
                            else None, "activations": "per-tensor symmetric INT8 (scale = amax / 127)",
-                           "weights": "per-channel symmetric INT8"},
+                           "weights": "per-channel symmetric INT8",
+                           "bias_correction": options.bias_correction},
         "trt_cache": {"version": trt_version_code(options.trt_version), "algorithm": "EntropyCalibration2"},
         "data": data.to_dict(),
         "engines": {engine: plan.summary() for engine, plan in plans.items()},

@@ -110,3 +110,58 @@ def profile_ops(path: str, x: np.ndarray, *, runs: int = 10, threads: int = 1,
         by_node[name] = (op, by_node.get(name, (op, 0.0))[1] + ms)
     by_op = dict(sorted(by_op.items(), key=lambda kv: -kv[1]))
     return OpProfile(by_op, by_node, float(sum(by_op.values())))
+
+
+_FUSABLE_ACTIVATIONS = ("Relu", "Clip", "Sigmoid", "Tanh", "LeakyRelu", "HardSigmoid", "Add")
+
+
+def _fp32_layer_time(profile: OpProfile, layer, index=None) -> float | None:
+    # ORT's NCHWc rewrite names a fused conv after its last fused output: "<tensor>_nchwc"
+    names = [layer.output, layer.activation_output]
+    if index is not None:  # follow activations / a residual Add that ORT fuses into the conv
+        tensor = layer.output
+        for _ in range(2):
+            user = index.single_consumer(tensor)
+            if user is None or user.op_type not in _FUSABLE_ACTIVATIONS:
+                break
+            tensor = user.output[0]
+            names.append(tensor)
+    for key in [f"{n}_nchwc" for n in reversed(names)] + [layer.node]:
+        if key in profile.by_node:
+            return profile.by_node[key][1]
+    return None
+
+
+def _int8_layer_time(profile: OpProfile, layer) -> float | None:
+    # the QDQ fusion names QLinearConv after the Conv node: "<node>" or "<node>_token_<n>"
+    times = [ms for name, (_, ms) in profile.by_node.items()
+             if name == layer.node or name.startswith(f"{layer.node}_token")]
+    return sum(times) if times else None
+
+
+def layer_speedups(fp32: OpProfile, int8: OpProfile, layers, model=None) -> dict[str, dict]:
+    """Kernel time of the quantized layers in FP32 vs INT8, summed per layer kind.
+
+    Args:
+        fp32, int8: :func:`profile_ops` of the FP32 model and of a quantized model of it.
+        layers: the :class:`~xnet_edge.calibration.graph.Layer` list of the FP32 model.
+        model: the FP32 ModelProto (lets fused activations be followed to ORT's node names).
+
+    Returns:
+        ``{kind: {"layers", "fp32_ms", "int8_ms", "speedup"}}`` (layers found in both profiles).
+    """
+    from .graph import GraphIndex
+
+    index = GraphIndex(model) if model is not None else None
+    out: dict[str, dict] = {}
+    for layer in layers:
+        a, b = _fp32_layer_time(fp32, layer, index), _int8_layer_time(int8, layer)
+        if a is None or b is None:
+            continue
+        entry = out.setdefault(layer.kind, {"layers": 0, "fp32_ms": 0.0, "int8_ms": 0.0})
+        entry["layers"] += 1
+        entry["fp32_ms"] += a
+        entry["int8_ms"] += b
+    for entry in out.values():
+        entry["speedup"] = entry["fp32_ms"] / entry["int8_ms"] if entry["int8_ms"] > 0 else float("inf")
+    return out

@@ -125,12 +125,12 @@ class QDQWriter:
                     if name == tensor:
                         self.rename[(node.name, slot)] = f"{tensor}_dequantized"
 
-    def add_weight(self, layer: Layer, max_level: int) -> tuple[str, np.ndarray]:
+    def add_weight(self, layer: Layer, max_level: int) -> tuple[np.ndarray, np.ndarray]:
         w = self.index.weight_array(layer.weight)
         q, scale = quantize_weight(w, layer.weight_axis, max_level)
         base = layer.weight
         if (layer.node, 1) in self.rename:  # weight shared with an earlier layer
-            return self.rename[(layer.node, 1)], scale
+            return q, scale
         self.new_inits += [numpy_helper.from_array(q, f"{base}_quantized"),
                            numpy_helper.from_array(scale, f"{base}_scale"),
                            numpy_helper.from_array(np.zeros(len(scale), np.int8), f"{base}_zero_point")]
@@ -141,15 +141,46 @@ class QDQWriter:
             for slot, name in enumerate(user.input):
                 if name == layer.weight:
                     self.rename[(user.name, slot)] = f"{base}_dequantized"
-        return f"{base}_dequantized", scale
+        return q, scale
 
-    def add_bias(self, layer: Layer, input_scale: float, weight_scale: np.ndarray) -> None:
-        """INT32 bias with scale ``input_scale · weight_scale`` (what ORT's QLinearConv fusion expects)."""
+    def conv_bias(self, layer: Layer) -> Optional[np.ndarray]:
+        """The layer's float bias (a Conv with an initializer bias), or None."""
         node = self.index.nodes[layer.node]
         if node.op_type != "Conv" or len(node.input) < 3 or node.input[2] not in self.index.initializers:
+            return None
+        return self.index.weight_array(node.input[2]).astype(np.float64)
+
+    def correct_bias(self, layer: Layer, input_mean: np.ndarray, weight_q: np.ndarray,
+                     weight_scale: np.ndarray) -> Optional[np.ndarray]:
+        """Bias minus the mean output shift that weight rounding causes (Nagel et al., 2019).
+
+        ``E[conv(x, Wq) - conv(x, W)] ≈ Σ_{c_in, k} (Wq - W)[c_out, c_in, k] · E[x_{c_in}]``
+        with the per-channel input means seen during calibration.
+        """
+        bias = self.conv_bias(layer)
+        if bias is None or layer.kind not in ("conv", "pointwise", "depthwise"):
+            return None
+        w = self.index.weight_array(layer.weight).astype(np.float64)
+        if w.ndim != 4 or (layer.kind != "depthwise" and w.shape[1] != len(input_mean)):
+            return None  # grouped (non-depthwise) convs are left as they are
+        delta = weight_q.astype(np.float64) * weight_scale.astype(np.float64).reshape(-1, 1, 1, 1) - w
+        if layer.kind == "depthwise":
+            shift = delta.sum(axis=(1, 2, 3)) * input_mean
+        else:
+            shift = delta.sum(axis=(2, 3)) @ input_mean
+        return bias - shift
+
+    def set_float_bias(self, layer: Layer, bias: np.ndarray) -> None:
+        name = f"{layer.node}_bias_corrected"
+        self.new_inits.append(numpy_helper.from_array(bias.astype(np.float32), name))
+        self.rename[(layer.node, 2)] = name
+
+    def add_bias(self, layer: Layer, input_scale: float, weight_scale: np.ndarray,
+                 bias: Optional[np.ndarray] = None) -> None:
+        """INT32 bias with scale ``input_scale · weight_scale`` (what ORT's QLinearConv fusion expects)."""
+        bias = self.conv_bias(layer) if bias is None else bias
+        if bias is None:
             return
-        bias_name = node.input[2]
-        bias = self.index.weight_array(bias_name).astype(np.float64)
         scale = (input_scale * weight_scale.astype(np.float64)).astype(np.float32)
         q = np.clip(np.round(bias / scale), -(2 ** 31), 2 ** 31 - 1).astype(np.int32)
         base = f"{layer.node}_bias"
@@ -185,7 +216,8 @@ class QDQWriter:
 
 
 def write_qdq_model(model: onnx.ModelProto, activations: dict[str, ActivationQuant], layers: list[Layer], *,
-                    weight_bits: int = 8, quantize_bias: bool = False) -> onnx.ModelProto:
+                    weight_bits: int = 8, quantize_bias: bool = False,
+                    input_means: Optional[dict[str, np.ndarray]] = None) -> onnx.ModelProto:
     """Apply a quantization plan to an FP32 model.
 
     Args:
@@ -197,6 +229,8 @@ def write_qdq_model(model: onnx.ModelProto, activations: dict[str, ActivationQua
         quantize_bias: store Conv biases as INT32 (``input_scale · weight_scale``) for
             layers whose input is quantized (ONNX Runtime's QLinearConv fusion); TensorRT
             keeps float biases.
+        input_means: ``{tensor: per-channel mean}`` of layer inputs; when given, each Conv
+            bias is corrected for the mean shift its weight rounding causes.
 
     Returns:
         The Q/DQ model (a new ModelProto; ``model`` is unchanged).
@@ -206,10 +240,14 @@ def write_qdq_model(model: onnx.ModelProto, activations: dict[str, ActivationQua
     for tensor in sorted(activations, key=_graph_order(model)):
         writer.add_activation(tensor, activations[tensor])
     for layer in layers:
-        _, weight_scale = writer.add_weight(layer, max_level)
+        weight_q, weight_scale = writer.add_weight(layer, max_level)
+        mean = None if input_means is None else input_means.get(layer.input)
+        bias = None if mean is None else writer.correct_bias(layer, mean, weight_q, weight_scale)
         act = activations.get(layer.input)
         if quantize_bias and act is not None:
-            writer.add_bias(layer, act.scale, weight_scale)
+            writer.add_bias(layer, act.scale, weight_scale, bias)
+        elif bias is not None:
+            writer.set_float_bias(layer, bias)
     return writer.build()
 
 

@@ -92,6 +92,7 @@ class ExportResult:
         opset: ONNX opset.
         parity: the PyTorch-vs-ONNX Runtime check, or None when skipped.
         seconds: wall time of the export (not stored in the file).
+        op_counts: number of nodes per op type in the written graph.
     """
 
     path: Path
@@ -184,12 +185,13 @@ def prepare_for_export(model):
     * Post Feature Pyramid: the bias carried by the finest level's projection.
 
     Both are exact rewrites (bilinear weights sum to one, so a bias commutes with
-    the upsampling); the export's parity check confirms them. The user's model
-    is not modified.
+    the upsampling); the export's parity check confirms them. Fused (Triton)
+    modules from ``xnet_edge.kernels.fuse_model`` are subclasses and fold the same
+    way. The copy is on the CPU in float32; the user's model is not modified.
     """
     import torch
 
-    model = copy.deepcopy(model).eval()
+    model = copy.deepcopy(model).eval().cpu().float()
     with torch.no_grad():
         bridges = getattr(model, "bridges", None)
         if bridges is not None:
@@ -347,10 +349,14 @@ def export_onnx(model, output: Union[str, os.PathLike], *, input_size: Optional[
     config = model.config
     size = tuple(int(v) for v in (input_size or config.input_size))
     check_input_size(size[0], size[1], getattr(model, "output_stride", 32))
+    from .kernels import exportable
+
     start = time.perf_counter()
-    prepared = prepare_for_export(model)
+    reference = copy.deepcopy(model).eval().cpu().float()  # parity is checked against the unfolded model
+    prepared = prepare_for_export(reference)
     try:
-        proto = _torch_export(prepared, size, batch, opset)
+        with exportable(True):  # any fused module left traces its reference ops
+            proto = _torch_export(prepared, size, batch, opset)
     except Exception as exc:  # the exporter raises many types; report one line
         raise XnetEdgeError(f"ONNX export failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from exc
     proto = optimize_graph(proto)
@@ -364,7 +370,8 @@ def export_onnx(model, output: Union[str, os.PathLike], *, input_size: Optional[
         tmp.write_bytes(proto.SerializeToString())
         if parity:
             tol = default_tolerance(config) if tolerance is None else float(tolerance)
-            result.parity = check_parity(prepared, tmp, size, batch=batch, tolerance=tol)
+            with exportable(True):
+                result.parity = check_parity(reference, tmp, size, batch=batch, tolerance=tol)
             if not result.parity.passed:
                 raise XnetEdgeError(f"ONNX Runtime output differs from PyTorch by up to {result.parity.max_abs:.3g} "
                                     f"(tolerance {tol:.3g}); the export was not written")

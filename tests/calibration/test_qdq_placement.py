@@ -174,3 +174,25 @@ def test_fp16_keeps_layernorm_and_head_in_float32(tiny_model):
     x = _inputs(1)[0]
     ref, out = _run(model, x)["depth"], _run(half, x)["depth"]
     assert out.dtype == np.float32 and np.abs(out - ref).max() < 0.02
+
+
+def test_bias_correction_removes_the_mean_shift_of_weight_rounding(tiny_model):
+    stats, amax = _calibrated(tiny_model)
+    index = GraphIndex(tiny_model)
+    pw = next(l for l in find_layers(tiny_model, index) if l.module == "encoder.pw")
+    means = {pw.input: stats[pw.input].channel_mean}
+    inits = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in tiny_model.graph.initializer}
+    w, b = inits["pw.weight"], inits["pw.bias"]
+    wq, ws = quantize_weight(w.astype(np.float32), 0)
+    expected = b - ((wq * ws.reshape(-1, 1, 1, 1) - w).sum(axis=(2, 3)) @ means[pw.input])
+    # weights only, so the only error is weight rounding; no activation quantization
+    plain = write_qdq_model(tiny_model, {}, [pw])
+    corrected = write_qdq_model(tiny_model, {}, [pw], input_means=means)
+    got = {t.name: numpy_helper.to_array(t) for t in corrected.graph.initializer}[f"{pw.node}_bias_corrected"]
+    np.testing.assert_allclose(got, expected.astype(np.float32), rtol=1e-6, atol=1e-7)
+    shift = {}
+    for label, model in (("plain", plain), ("corrected", corrected)):
+        diffs = [(_run(model, x, ["pw_out"])["pw_out"] - _run(tiny_model, x, ["pw_out"])["pw_out"]).mean(axis=(0, 2, 3))
+                 for x in _inputs()]
+        shift[label] = np.abs(np.mean(diffs, axis=0)).mean()
+    assert shift["corrected"] < 0.5 * shift["plain"]

@@ -151,3 +151,13 @@ def test_cli_errors_exit_2(tmp_path, capsys):
     assert main(["export", "--model", "test_xnet_effnet", "-o", str(tmp_path / "m.txt")]) == 2
     assert main(["export", "--model", "no_such_model", "-o", str(tmp_path / "m.onnx")]) == 2
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_cli_exports_the_demo_checkpoint(tmp_path, capsys):
+    out = tmp_path / "demo.onnx"
+    assert main(["export", "--checkpoint", "demo", "--dynamic-batch", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "xnet_lite0, 256x320, batch dynamic" in text and "parity vs PyTorch" in text and ": OK" in text
+    contract = read_contract(out)
+    assert contract.config["name"] == "xnet_lite0" and contract.input_shape == (-1, 3, 256, 320)

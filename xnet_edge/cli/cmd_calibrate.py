@@ -14,8 +14,8 @@ def register(sub) -> None:
     p.add_argument("model", help="FP32 ONNX model from `xnet-edge export`")
     p.add_argument("--images", required=True,
                    help="image folder (jpg/png/bmp), video file, or 'builtin' (real photos from scikit-image)")
-    p.add_argument("--method", default="entropy", choices=("max", "percentile", "entropy", "mse"),
-                   help="activation range method (default entropy: TensorRT's KL method, 2048 bins)")
+    p.add_argument("--method", default="max", choices=("max", "percentile", "entropy", "mse"),
+                   help="activation range method (default max; entropy is TensorRT's KL method, 2048 bins)")
     p.add_argument("--percentile", type=float, default=99.99, help="percentile for --method percentile (99.99)")
     p.add_argument("--num-images", type=int, default=32, help="calibration images to use (default 32)")
     p.add_argument("--min-images", type=int, help="fewest readable images to accept (default min(8, --num-images))")
@@ -23,6 +23,8 @@ def register(sub) -> None:
     p.add_argument("--keep-fp", type=int, default=0, metavar="N",
                    help="leave the N most sensitive layers in float (runs the sensitivity analysis)")
     p.add_argument("--sensitivity", action="store_true", help="rank layers by the output error they cause")
+    p.add_argument("--no-bias-correction", action="store_true",
+                   help="do not correct Conv biases for the mean shift of weight rounding")
     p.add_argument("--eval", action="store_true",
                    help="compare FP32 and INT8 on the Middlebury Motorcycle ground truth and held-out images")
     p.add_argument("--eval-align", default="median", choices=("none", "median", "lstsq", "lstsq-shift"),
@@ -60,6 +62,7 @@ def run(args) -> int:
     options = CalibrationOptions(
         method=args.method, percentile=args.percentile, num_images=args.num_images, seed=args.seed,
         min_images=args.min_images, keep_fp=args.keep_fp, sensitivity=args.sensitivity, fp16=not args.no_fp16,
+        bias_correction=not args.no_bias_correction,
         evaluate=args.eval, eval_align=None if args.eval_align == "none" else args.eval_align,
         trt_version=args.trt_version, progress=not args.no_progress and sys.stderr.isatty())
     result = calibrate(args.model, args.images, args.output, options)
