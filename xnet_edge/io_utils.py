@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Iterator
 
 
-def _umask() -> int:
+def current_umask() -> int:
+    """The process umask (read without changing it)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -21,7 +22,7 @@ def _umask() -> int:
 def _publish_mode(path: Path, is_dir: bool) -> None:
     # mkstemp/mkdtemp create 0600/0700 entries; give outputs the usual umask-based modes so
     # another account (e.g. a robot's service user) can read them.
-    os.chmod(path, (0o777 if is_dir else 0o666) & ~_umask())
+    os.chmod(path, (0o777 if is_dir else 0o666) & ~current_umask())
 
 
 @contextlib.contextmanager

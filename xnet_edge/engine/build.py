@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from ..errors import UsageError
-from ..io_utils import atomic_dir, sha256_file, write_bytes_atomic
+from ..io_utils import atomic_dir, current_umask, sha256_file, write_bytes_atomic
 from ..targets import TargetProfile, get_target, trt_generation
 from . import manifest as mf
 from .onnx_info import OnnxModelInfo, inspect_onnx, resolve_preprocessing
@@ -144,11 +144,9 @@ def _io_specs(info: OnnxModelInfo, preprocessing: dict, output_shapes: Optional[
 
 
 def _make_readable(folder: Path) -> None:
-    # Temporary files and folders are created private (0600/0700); an engine folder is
-    # shared with services on the robot, so give it the permissions the umask allows.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(folder, 0o777 & ~umask)
+    # atomic_dir publishes the folder itself; copied inputs keep their source's (possibly
+    # private) modes, and build.sh must be executable, so normalize every file here.
+    umask = current_umask()
     for path in folder.iterdir():
         os.chmod(path, (0o777 if path.suffix == ".sh" else 0o666) & ~umask)
 

@@ -166,9 +166,6 @@ def _write_tar(out_path: Path, root: str, files: dict) -> None:
                 entry.mode = 0o755 if name.endswith(".sh") else 0o644
                 entry.mtime = int(_dt.datetime.now().timestamp())
                 tar.addfile(entry, io.BytesIO(data))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(out_path, 0o666 & ~umask)  # the temporary file was private
 
 
 def read_bundle(path: str | os.PathLike) -> dict:
