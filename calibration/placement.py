@@ -17,9 +17,13 @@ plan therefore uses UINT8 activations (zero point 0 and all 256 levels for
 non-negative tensors such as ReLU6 outputs, the symmetric grid shifted by 128
 for signed ones), INT8 per-channel weights, INT32 biases, and quantizes each
 layer's input and (post-activation) output. An Add whose inputs are both
-quantized gets a quantized output (``QLinearAdd``). Ops ORT does not speed up
-in INT8 (AveragePool of the image, the pyramid's Resize, the head) read the float
-tensors.
+quantized gets a quantized output (``QLinearAdd``) — the *activation's* output
+when a ReLU/Clip follows the Add, so ORT absorbs the Clip and no requantize
+pair is left between them. Ops ORT does not speed up in INT8 (AveragePool of
+the image, the sigmoid head) read the float tensors. The layers that read the
+graph input (the stem) stay float: quantizing the normalized image alone moves
+the depth by about 1 %, and ORT's fast symmetric INT8 conv kernels need input
+channels in multiples of 4, so a 3-channel stem gains nothing in INT8.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from typing import Iterable, Optional
 
 import onnx
 
-from .graph import GraphIndex, Layer
+from .graph import ACTIVATION_OPS, GraphIndex, Layer
 from .observers import TensorStats
 from .qdq import ActivationQuant, symmetric_int8, uint8_params
 
@@ -91,7 +95,8 @@ def plan_tensorrt(index: GraphIndex, layers: list[Layer], amax: dict[str, float]
 
 
 def plan_onnxruntime(index: GraphIndex, layers: list[Layer], amax: dict[str, float],
-                     stats: dict[str, TensorStats], *, propagate: bool = True) -> QuantPlan:
+                     stats: dict[str, TensorStats], *, propagate: bool = True,
+                     float_input_layers: bool = True) -> QuantPlan:
     """UINT8 activations around every quantized layer, so ORT fuses them into QLinearConv.
 
     Args:
@@ -99,9 +104,13 @@ def plan_onnxruntime(index: GraphIndex, layers: list[Layer], amax: dict[str, flo
         layers: layers to quantize.
         amax: calibrated range per tensor.
         stats: calibration statistics (to find non-negative tensors).
-        propagate: keep quantized tensors quantized through Resize (same scale, so ORT
-            resizes the UINT8 data) and Add (``QLinearAdd``).
+        propagate: keep quantized tensors quantized through Resize (same scale, so only
+            the float Resize sits between a dequantize and a quantize) and Add (``QLinearAdd``).
+        float_input_layers: keep the layers that read a graph input in float.
     """
+    graph_inputs = {i.name for i in index.model.graph.input}
+    if float_input_layers:
+        layers = [l for l in layers if l.input not in graph_inputs]
     produced_by_layer = {l.activation_output for l in layers} | {l.output for l in layers}
     consumers: dict[str, Optional[set[str]]] = {}
     same_as: dict[str, str] = {}
@@ -114,18 +123,28 @@ def plan_onnxruntime(index: GraphIndex, layers: list[Layer], amax: dict[str, flo
         else:
             consumers.setdefault(tensor, set()).add(user)
 
+    def quantized_for_all(tensor: str) -> bool:
+        return tensor in consumers and consumers[tensor] is None
+
     for layer in layers:
         want(layer.input, layer.node)
         want(layer.activation_output, None)
     if propagate:
         for node in index.model.graph.node:  # graph order: producers are decided before consumers
             inputs = [i for i in node.input if i and i not in index.constants]
-            fully = bool(inputs) and all(consumers.get(i, set()) is None for i in inputs)
-            if node.op_type == "Resize" and fully and node.output[0] not in consumers:
+            if not inputs or not all(i in consumers for i in inputs) or quantized_for_all(node.output[0]):
+                continue
+            for tensor in inputs:  # quantized for a conv already: this node reads the same quantized copy
+                want(tensor, None)
+            if node.op_type == "Resize":
                 want(node.output[0], None)
                 same_as[node.output[0]] = node.input[0]
-            elif node.op_type == "Add" and fully and node.output[0] not in consumers:
-                want(node.output[0], None)
+            elif node.op_type == "Add":
+                activation = index.single_consumer(node.output[0])
+                if activation is not None and activation.op_type in ACTIVATION_OPS:
+                    want(activation.output[0], None)
+                else:  # every reader, also when a conv asked for it first: the next residual Add reads it too
+                    want(node.output[0], None)
     activations = {}
     for tensor, users in consumers.items():
         source = tensor

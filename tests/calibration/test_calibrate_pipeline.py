@@ -52,14 +52,16 @@ def test_keep_fp_leaves_the_most_sensitive_layers_in_float(calibrated):
     assert errors == sorted(errors, reverse=True) and [r["rank"] for r in report["sensitivity"]][:2] == [1, 2]
     kept = report["keep_fp"]
     assert kept == [r["node"] for r in report["sensitivity"][:2]]
-    for name in ("model.int8.onnx", "model.int8.cpu.onnx"):
+    for name, engine in (("model.int8.onnx", "tensorrt"), ("model.int8.cpu.onnx", "onnxruntime")):
         model = onnx.load(str(out / name))
         nodes = {n.name: n for n in model.graph.node}
         inits = _inits(model)
         for node in kept:
             assert inits[nodes[node].input[1]].dtype == np.float32  # weight not quantized
         quantized = [n for n in model.graph.node if n.op_type == "Conv" and n.input[1].endswith("_dequantized")]
-        assert len(quantized) == sum(l["quantized"]["tensorrt"] for l in report["layers"])
+        assert len(quantized) == sum(l["quantized"][engine] for l in report["layers"])
+    stem = report["layers"][0]
+    assert stem["input"] == "image" and stem["quantized"] == {"tensorrt": stem["node"] not in kept, "onnxruntime": False}
 
 
 def test_engine_graphs(calibrated, tmp_path):

@@ -104,24 +104,74 @@ def test_onnxruntime_plan_runs_every_conv_as_qlinearconv(tiny_model, tmp_path):
     stats, amax = _calibrated(tiny_model)
     index = GraphIndex(tiny_model)
     layers = find_layers(tiny_model, index)
-    plan = plan_onnxruntime(index, layers, amax, stats)
+    plan = plan_onnxruntime(index, layers, amax, stats, float_input_layers=False)
     qmodel = write_qdq_model(tiny_model, plan.activations, plan.layers, quantize_bias=True)
     assert {q.dtype for q in plan.activations.values()} == {"uint8"}
     assert plan.activations["stem_act"].zero_point == 0  # ReLU6 output: all 256 levels on [0, amax]
     assert "depth" not in plan.activations
+    # Add → Clip: the Clip's output is quantized, not the Add's, so no requantize pair sits between them
+    assert "merged" not in plan.activations and "merged_act" in plan.activations
     ops = _ort_optimized_ops(qmodel, tmp_path)
     assert ops["QLinearConv"] == len(layers) == 6 and ops["Conv"] == 0
-    assert ops["QLinearAdd"] >= 1 and ops["Clip"] == 0  # Clip absorbed into the UINT8 range
+    assert ops["QLinearAdd"] == 2 and ops["Clip"] == 0 and ops["Add"] == 0  # Clip absorbed into the UINT8 range
     x = _inputs(1, seed=3)[0]
     ref, out = _run(tiny_model, x)["depth"], _run(qmodel, x)["depth"]
     assert np.abs(out - ref).mean() / np.abs(ref).mean() < 0.03
+
+
+def test_onnxruntime_plan_keeps_the_stem_float_by_default(tiny_model, tmp_path):
+    stats, amax = _calibrated(tiny_model)
+    index = GraphIndex(tiny_model)
+    layers = find_layers(tiny_model, index)
+    plan = plan_onnxruntime(index, layers, amax, stats)
+    assert [l.module for l in plan.layers] == [l.module for l in layers[1:]] and layers[0].input == "image"
+    assert "image" not in plan.activations
+    ops = _ort_optimized_ops(write_qdq_model(tiny_model, plan.activations, plan.layers, quantize_bias=True), tmp_path)
+    assert ops["QLinearConv"] == 5 and ops["Conv"] + ops["FusedConv"] == 1  # FusedConv: the stem's Conv + Clip
+
+
+def _residual_chain() -> onnx.ModelProto:
+    """stem → Clip → a → Add1(a, stem) → b → Add2(b, Add1) → head: Add1 is read by conv b *and* by Add2."""
+    from onnx import TensorProto, helper
+
+    rng = np.random.default_rng(4)
+    inits = [numpy_helper.from_array(np.array(v, np.float32), n) for n, v in (("lo", 0.0), ("hi", 6.0))]
+    nodes = []
+    for name, cin, x, out in (("stem", 3, "image", "s"), ("a", 8, "s_act", "a"), ("b", 8, "add1", "b"),
+                              ("head", 8, "add2", "depth")):
+        cout = 1 if name == "head" else 8
+        inits += [numpy_helper.from_array(rng.normal(0, 0.3, (cout, cin, 1, 1)).astype(np.float32), name + ".w"),
+                  numpy_helper.from_array(rng.normal(0, 0.1, cout).astype(np.float32), name + ".b")]
+        nodes.append(helper.make_node("Conv", [x, name + ".w", name + ".b"], [out], name=f"{name}/Conv"))
+        if name == "stem":
+            nodes.append(helper.make_node("Clip", ["s", "lo", "hi"], ["s_act"], name="stem/Clip"))
+        if name in ("a", "b"):
+            other = "s_act" if name == "a" else "add1"
+            nodes.append(helper.make_node("Add", [out, other], ["add1" if name == "a" else "add2"], name=f"{name}/Add"))
+    graph = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("depth", TensorProto.FLOAT, [1, 1, 8, 8])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    return onnx.shape_inference.infer_shapes(model)
+
+
+def test_onnxruntime_plan_keeps_residual_chains_quantized(tmp_path):
+    model = _residual_chain()
+    stats = collect_statistics(model, [np.random.default_rng(i).normal(0, 1, (1, 3, 8, 8)).astype(np.float32)
+                                       for i in range(3)])
+    amax = {n: compute_amax(s, "max") for n, s in stats.items()}
+    index = GraphIndex(model)
+    plan = plan_onnxruntime(index, find_layers(model, index), amax, stats)
+    assert plan.activations["add1"].consumers is None  # conv b and the next Add both read the quantized sum
+    ops = _ort_optimized_ops(write_qdq_model(model, plan.activations, plan.layers, quantize_bias=True), tmp_path)
+    assert ops["QLinearAdd"] == 2 and ops["Add"] == 0
 
 
 def test_int32_bias_uses_input_times_weight_scale(tiny_model):
     stats, amax = _calibrated(tiny_model)
     index = GraphIndex(tiny_model)
     stem = find_layers(tiny_model, index)[0]
-    plan = plan_onnxruntime(index, [stem], amax, stats)
+    plan = plan_onnxruntime(index, [stem], amax, stats, float_input_layers=False)
     qmodel = write_qdq_model(tiny_model, plan.activations, plan.layers, quantize_bias=True)
     inits = {t.name: numpy_helper.to_array(t) for t in qmodel.graph.initializer}
     bias_q = inits[f"{stem.node}_bias_quantized"]
