@@ -68,8 +68,7 @@ def export_model(args, folder: Path) -> Path:
     from xnet_edge.export import export_onnx
 
     if args.checkpoint:
-        model = (xnet_edge.create_model(args.model, checkpoint=args.checkpoint) if args.checkpoint == "demo"
-                 else xnet_edge.load_checkpoint(args.checkpoint))
+        model = xnet_edge.load_checkpoint(args.checkpoint)  # a path, or "demo" (the bundled xnet_lite0)
     else:
         model = xnet_edge.create_model(args.model, pretrained=args.pretrained)
     path = folder / "model.onnx"

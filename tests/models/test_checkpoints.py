@@ -90,3 +90,11 @@ def test_non_checkpoints_are_refused(tmp_path):
         load_checkpoint(tmp_path / "missing.safetensors")
     with pytest.raises(UsageError, match="no demo checkpoint ships for 'test_xnet_effnet'"):
         create_model("test_xnet_effnet", checkpoint="demo")
+
+
+def test_demo_loads_by_name_like_create_model():
+    demo = load_checkpoint("demo")
+    same = create_model("xnet_lite0", checkpoint="demo")
+    assert demo.config == same.config and demo.config.name == "xnet_lite0"
+    for (k, a), (_, b) in zip(demo.state_dict().items(), same.state_dict().items()):
+        assert torch.equal(a, b), k

@@ -14,6 +14,8 @@ from .config import XNetConfig
 
 _REGISTRY: dict[str, Callable[..., XNetConfig]] = {}
 
+#: The model whose demo checkpoint ``load_checkpoint("demo")`` opens.
+DEMO_MODEL = "xnet_lite0"
 #: Folder of checkpoints that ship with the package (``checkpoint="demo"``).
 BUNDLED_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
 
@@ -143,10 +145,19 @@ def load_checkpoint(path: Union[str, os.PathLike], **overrides):
     """Create the model a checkpoint describes and load its weights.
 
     Args:
-        path: an xnet-edge ``.safetensors`` checkpoint.
+        path: an xnet-edge ``.safetensors`` checkpoint, or ``"demo"`` for the bundled
+            ``xnet_lite0`` demo model.
         **overrides: config fields to change that do not alter the weights (e.g. input_size).
+
+    Returns:
+        The model, in eval mode only if the caller sets it.
+
+    Raises:
+        CheckpointError: unreadable, tampered or mismatched checkpoint.
     """
     from .checkpoint import read_checkpoint
 
+    if str(path) == "demo":
+        path = resolve_checkpoint(DEMO_MODEL, "demo")
     config, _, _ = read_checkpoint(path)
     return create_model(config.name, checkpoint=path, **overrides)
