@@ -15,24 +15,15 @@ from xnet_edge.export import (CONFIG_KEY, PREPROCESSING_KEY, check_parity, expor
                               prepare_for_export, read_contract)
 
 
-def _model(name="test_xnet_effnet", seed=0):
+def _model(randomize_norms, name="test_xnet_effnet", seed=0):
     torch.manual_seed(seed)
-    model = xnet_edge.create_model(name)
-    # give BatchNorms non-trivial statistics so folding them is really tested
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
-    return model.eval()
+    return randomize_norms(xnet_edge.create_model(name)).eval()  # so folding the BatchNorms is really tested
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+def exported(tmp_path_factory, randomize_norms):
     path = tmp_path_factory.mktemp("export") / "model.onnx"
-    model = _model()
+    model = _model(randomize_norms)
     result = export_onnx(model, path, batch=None)  # dynamic batch: parity runs batch 1 and batch 2
     return model, path, result
 
@@ -67,8 +58,8 @@ def test_onnx_runtime_matches_pytorch_on_real_images(exported):
     assert result.parity.max_abs == pytest.approx(float(np.abs(got - want).max()), abs=5e-5)
 
 
-def test_folding_rewrites_are_exact():
-    model = _model()
+def test_folding_rewrites_are_exact(randomize_norms):
+    model = _model(randomize_norms)
     folded = prepare_for_export(model)
     x = torch.randn(2, 3, 64, 96)
     with torch.no_grad():
@@ -92,10 +83,10 @@ def test_dynamic_batch_segmentation_export(tmp_path):
         np.testing.assert_allclose(out, model(x).numpy(), atol=1e-4, rtol=0)
 
 
-def test_export_is_byte_identical(exported, tmp_path):
+def test_export_is_byte_identical(exported, tmp_path, randomize_norms):
     _, path, _ = exported
     again = tmp_path / "again.onnx"
-    export_onnx(_model(), again, batch=None, parity=False)
+    export_onnx(_model(randomize_norms), again, batch=None, parity=False)
     assert again.read_bytes() == path.read_bytes()
 
 

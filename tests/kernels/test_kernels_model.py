@@ -10,24 +10,13 @@ from xnet_edge.models.bridge import Bridge, PyramidMerge
 TOL = dict(atol=2e-5, rtol=1e-5)
 
 
-def randomized(name: str, device: str) -> torch.nn.Module:
-    """An unfused model whose BatchNorm statistics and LayerNorm affines are far from their defaults,
-    so BN folding and the norm parameters are really exercised."""
-    torch.manual_seed(0)
-    model = xnet_edge.create_model(name, fused=False)
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.5, 0.5)
-                m.running_var.uniform_(0.5, 2.0)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
-        for bridge in model.bridges:
-            if bridge.norm_kind == "layernorm":
-                bridge.norm.weight.uniform_(0.5, 1.5)
-                bridge.norm.bias.uniform_(-0.2, 0.2)
-            bridge.bias.uniform_(-0.2, 0.2)
-    return model.to(device).eval()
+@pytest.fixture
+def randomized(randomize_norms):
+    """``randomized(name, device)``: an unfused model with norms far from their defaults."""
+    def make(name: str, device: str) -> torch.nn.Module:
+        torch.manual_seed(0)
+        return randomize_norms(xnet_edge.create_model(name, fused=False)).to(device).eval()
+    return make
 
 
 def fused_copy(model: torch.nn.Module, backend: str) -> torch.nn.Module:
@@ -56,7 +45,7 @@ def test_create_model_fused_flag():
 
 
 @pytest.mark.parametrize("name, batch", [("test_xnet_effnet", 1), ("test_xnet_convnext", 2)])
-def test_whole_model_fused_matches_reference(name, batch, device):
+def test_whole_model_fused_matches_reference(name, batch, device, randomized):
     """BatchNorm+SiLU (effnet, 5 levels) and LayerNorm+GELU (convnext, batch 2) bridges; every
     fused kernel runs once: decoder features, then the pyramid, then the shared head."""
     model = randomized(name, device)
@@ -71,7 +60,7 @@ def test_whole_model_fused_matches_reference(name, batch, device):
         torch.testing.assert_close(fused.head(got_p, (64, 96)), model(x), **TOL)
 
 
-def test_auto_on_cpu_is_bit_identical_to_unfused():
+def test_auto_on_cpu_is_bit_identical_to_unfused(randomized):
     model = randomized("test_xnet_effnet", "cpu")
     fused = fused_copy(model, backend="auto")
     x = torch.randn(1, 3, 64, 96)
@@ -79,7 +68,7 @@ def test_auto_on_cpu_is_bit_identical_to_unfused():
         assert torch.equal(fused(x), model(x))
 
 
-def test_batchnorm_is_refolded_when_weights_change(device):
+def test_batchnorm_is_refolded_when_weights_change(device, randomized):
     model = randomized("test_xnet_effnet", device)
     fused = fused_copy(model, backend="triton")
     bridge, plain = fused.bridges[-1], model.bridges[-1]
@@ -118,7 +107,7 @@ def test_training_mode_uses_the_reference(monkeypatch):
 
 
 @pytest.mark.slow
-def test_onnx_export_traces_reference_ops():
+def test_onnx_export_traces_reference_ops(randomized):
     """Modules forced to the Triton backend still export: ONNX export always runs the reference."""
     onnx = pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
