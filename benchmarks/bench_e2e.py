@@ -185,8 +185,9 @@ def load_text(reports: list[dict]) -> str:
     if not loads:
         return ""
     cores = reports[0]["report"]["environment"]["cpu"].get("usable_cores") or 1
-    text = f"1-minute load average during the runs: {min(loads):.1f} to {max(loads):.1f} on {cores} cores."
-    if max(loads) > cores:
+    text = (f"1-minute load average during the runs: {min(loads):.1f} to {max(loads):.1f} on {cores} cores "
+            f"(the benchmark's own threads count toward it: up to {cores} while it measures).")
+    if max(loads) > 1.5 * cores:  # beyond what the benchmark alone puts on the machine
         text += (" Other jobs shared the CPU, so absolute times are inflated; multi-threaded PyTorch eager "
                  "suffers most from it (its OpenMP threads wait on each other), so its ratios are flattering. "
                  "Rerun on an idle machine for absolute figures.")
