@@ -167,5 +167,7 @@ def test_cli_happy_path_prints_tables(tiny_path, tmp_path, capsys):
                  "--eval", "--method", "percentile", "--trt-version", "8.5.2", "--no-progress", "-o", str(out)]) == 0
     text = capsys.readouterr().out
     assert "most sensitive layers" in text and "Middlebury Motorcycle" in text and "held-out" in text
+    assert "model.int8.onnx  (6/6 layers INT8)" in text
+    assert "model.int8.cpu.onnx  (5/6 layers INT8; float: encoder.stem)" in text
     header, scales = read_trt_cache(out / "calibration.cache")
     assert header == "TRT-8502-EntropyCalibration2" and "image" in scales

@@ -55,6 +55,16 @@ def _print_eval(report: dict) -> None:
         print_table(rows, ["model", "relative error", "max abs"])
 
 
+def _layer_note(report: dict, engine: str) -> str:
+    """`` (115/116 layers INT8; float: encoder.conv_stem)`` for an engine graph, else ''."""
+    layers = report.get("layers") or []
+    if engine not in ("tensorrt", "onnxruntime") or not layers:
+        return ""
+    floats = [l["module"] for l in layers if not l["quantized"][engine]]
+    shown = ", ".join(floats[:4]) + (f", +{len(floats) - 4} more" if len(floats) > 4 else "")
+    return f"  ({len(layers) - len(floats)}/{len(layers)} layers INT8" + (f"; float: {shown})" if floats else ")")
+
+
 def run(args) -> int:
     from ..calibration.pipeline import CalibrationOptions, calibrate
     from .common import print_table
@@ -71,7 +81,7 @@ def run(args) -> int:
     print(f"calibrated {report['model']['file']} on {data['num_images']} images from {data['source']} "
           f"(method {report['method']}, {result.timings['calibration_s']:.1f} s; total {result.timings['total_s']:.1f} s)")
     for role, path in result.files.items():
-        print(f"  {role:12s} {path}")
+        print(f"  {role:12s} {path}{_layer_note(report, role)}")
     if report["sensitivity"]:
         rows = [{"rank": r["rank"], "layer": r["module"], "kind": r["kind"],
                  "output error": f"{r['relative_error']:.3%}", "kept float": "yes" if r["node"] in report["keep_fp"] else ""}
