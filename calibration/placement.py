@@ -132,7 +132,8 @@ def plan_onnxruntime(index: GraphIndex, layers: list[Layer], amax: dict[str, flo
     if propagate:
         for node in index.model.graph.node:  # graph order: producers are decided before consumers
             inputs = [i for i in node.input if i and i not in index.constants]
-            if not inputs or not all(i in consumers for i in inputs) or quantized_for_all(node.output[0]):
+            if (node.op_type not in ("Resize", "Add") or not inputs or not all(i in consumers for i in inputs)
+                    or quantized_for_all(node.output[0])):
                 continue
             for tensor in inputs:  # quantized for a conv already: this node reads the same quantized copy
                 want(tensor, None)
