@@ -124,3 +124,22 @@ def _write_video(path, frames: int, size=(48, 64), fps: float = 10.0):
 def write_video():
     """write_video(path, frames, size=(48, 64)) -> path of an MJPG .avi."""
     return _write_video
+
+
+@pytest.fixture
+def closed_cameras(monkeypatch):
+    """``cv2.VideoCapture`` replaced by a camera that never opens (any index)."""
+    import cv2
+
+    class ClosedCapture:
+        def __init__(self, index):
+            pass
+
+        def isOpened(self):
+            return False
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(cv2, "VideoCapture", ClosedCapture)
+    return ClosedCapture

@@ -111,25 +111,13 @@ def test_usage_errors_exit_2(tiny_onnx, scene, tmp_path, capsys, extra, message)
     assert not (tmp_path / "out").exists()
 
 
-def test_runtime_failures_exit_1(tiny_onnx, tmp_path, capsys, monkeypatch):
+def test_runtime_failures_exit_1(tiny_onnx, tmp_path, capsys, closed_cameras):
     bad_model = tmp_path / "bad.onnx"
     bad_model.write_bytes(b"junk")
     image = tmp_path / "x.png"
     cv2.imwrite(str(image), np.zeros((8, 8, 3), np.uint8))
     assert _infer(bad_model, "--input", image, "--output", tmp_path / "o") == 1
     assert "cannot load" in capsys.readouterr().err
-
-    class ClosedCapture:
-        def __init__(self, index):
-            pass
-
-        def isOpened(self):
-            return False
-
-        def release(self):
-            pass
-
-    monkeypatch.setattr(cv2, "VideoCapture", ClosedCapture)
     assert _infer(tiny_onnx, "--input", "camera:3", "--output", tmp_path / "o") == 1
     assert "cannot open camera 3" in capsys.readouterr().err
     with pytest.raises(SystemExit) as info:

@@ -81,22 +81,10 @@ def test_video_frames(tmp_path, write_video):
         FrameSource(str(broken))
 
 
-def test_camera_specs(monkeypatch):
+def test_camera_specs(closed_cameras):
     assert parse_camera("camera:2") == 2 and parse_camera("frames/") is None
     with pytest.raises(UsageError, match="camera:N"):
         parse_camera("camera:front")
-
-    class ClosedCapture:
-        def __init__(self, index):
-            pass
-
-        def isOpened(self):
-            return False
-
-        def release(self):
-            pass
-
-    monkeypatch.setattr(cv2, "VideoCapture", ClosedCapture)
     with pytest.raises(SourceError, match="cannot open camera 7"):
         FrameSource("camera:7")
 
