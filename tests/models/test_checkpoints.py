@@ -96,5 +96,8 @@ def test_demo_loads_by_name_like_create_model():
     demo = load_checkpoint("demo")
     same = create_model("xnet_lite0", checkpoint="demo")
     assert demo.config == same.config and demo.config.name == "xnet_lite0"
+    assert load_checkpoint("demo:xnet_lite0").config == demo.config
+    with pytest.raises(UsageError, match="no demo checkpoint ships for 'test_xnet_effnet'"):
+        load_checkpoint("demo:test_xnet_effnet")
     for (k, a), (_, b) in zip(demo.state_dict().items(), same.state_dict().items()):
         assert torch.equal(a, b), k

@@ -14,7 +14,7 @@ from .config import XNetConfig
 
 _REGISTRY: dict[str, Callable[..., XNetConfig]] = {}
 
-#: The model whose demo checkpoint ``load_checkpoint("demo")`` opens.
+#: The model a bare ``"demo"`` names (``load_checkpoint("demo")``, ``xnet-edge infer demo``).
 DEMO_MODEL = "xnet_lite0"
 #: Folder of checkpoints that ship with the package (``checkpoint="demo"``).
 BUNDLED_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
@@ -48,16 +48,42 @@ def model_config(name: str, **overrides) -> XNetConfig:
     return config.replace(**overrides) if overrides else config
 
 
+def bundled_demo_models() -> list[str]:
+    """Names of the models whose demo checkpoint ships with the package."""
+    return sorted(p.name.removesuffix("_demo.safetensors") for p in BUNDLED_CHECKPOINTS.glob("*_demo.safetensors"))
+
+
+def demo_model_name(spec: str, bundled: Optional[list[str]] = None) -> str:
+    """The model a ``"demo"`` / ``"demo:MODEL"`` spec names.
+
+    Args:
+        spec: "demo" (:data:`DEMO_MODEL`, or the only bundled model) or "demo:MODEL".
+        bundled: model names with a bundled demo checkpoint (default: :func:`bundled_demo_models`).
+
+    Raises:
+        UsageError: no demo checkpoint ships for the model (or none at all).
+    """
+    bundled = bundled_demo_models() if bundled is None else bundled
+    name = spec.split(":", 1)[1] if ":" in spec else None
+    if name is None:
+        if DEMO_MODEL in bundled:
+            name = DEMO_MODEL
+        elif len(bundled) == 1:
+            name = bundled[0]
+        else:
+            raise UsageError(f"'demo' is ambiguous or unavailable; bundled demo checkpoints: "
+                             f"{', '.join(bundled) or 'none'} (use demo:MODEL)")
+    if name not in bundled:
+        raise UsageError(f"no demo checkpoint ships for {name!r}; demo checkpoints exist for: "
+                         f"{', '.join(bundled) or 'none'}")
+    return name
+
+
 def resolve_checkpoint(name: str, checkpoint: Union[str, os.PathLike]) -> Path:
     """Turn ``checkpoint="demo"`` into the bundled file; other values are paths."""
     if str(checkpoint) != "demo":
         return Path(checkpoint)
-    path = BUNDLED_CHECKPOINTS / f"{name}_demo.safetensors"
-    if not path.is_file():
-        available = sorted(p.name.removesuffix("_demo.safetensors") for p in BUNDLED_CHECKPOINTS.glob("*_demo.safetensors"))
-        raise UsageError(f"no demo checkpoint ships for {name!r}; demo checkpoints exist for: "
-                         f"{', '.join(available) or 'none'}")
-    return path
+    return BUNDLED_CHECKPOINTS / f"{demo_model_name('demo:' + name)}_demo.safetensors"
 
 
 def build_model(config: XNetConfig, pretrained: Any = False):
@@ -145,8 +171,8 @@ def load_checkpoint(path: Union[str, os.PathLike], **overrides):
     """Create the model a checkpoint describes and load its weights.
 
     Args:
-        path: an xnet-edge ``.safetensors`` checkpoint, or ``"demo"`` for the bundled
-            ``xnet_lite0`` demo model.
+        path: an xnet-edge ``.safetensors`` checkpoint, or ``"demo"`` / ``"demo:MODEL"`` for a
+            bundled demo model (see :func:`demo_model_name`).
         **overrides: config fields to change that do not alter the weights (e.g. input_size).
 
     Returns:
@@ -157,7 +183,7 @@ def load_checkpoint(path: Union[str, os.PathLike], **overrides):
     """
     from .checkpoint import read_checkpoint
 
-    if str(path) == "demo":
-        path = resolve_checkpoint(DEMO_MODEL, "demo")
+    if str(path) == "demo" or str(path).startswith("demo:"):
+        path = resolve_checkpoint(demo_model_name(str(path)), "demo")
     config, _, _ = read_checkpoint(path)
     return create_model(config.name, checkpoint=path, **overrides)

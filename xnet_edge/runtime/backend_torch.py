@@ -22,37 +22,12 @@ from .spec import Preprocessing, TensorSpec
 from .timing import HookList
 
 DEVICES = ("auto", "cpu", "cuda")
-DEFAULT_DEMO_MODEL = "xnet_lite0"
 
 
 def is_demo(spec: str | Path) -> bool:
-    """True for ``"demo"`` and ``"demo:MODEL"``."""
+    """True for ``"demo"`` and ``"demo:MODEL"`` (a string check: the ONNX Runtime path uses it without torch)."""
     text = str(spec)
     return text == "demo" or text.startswith("demo:")
-
-
-def demo_model_name(spec: str, bundled: list[str]) -> str:
-    """The model a ``demo`` / ``demo:MODEL`` spec names.
-
-    Args:
-        spec: "demo" or "demo:MODEL".
-        bundled: model names that have a bundled demo checkpoint.
-
-    Raises:
-        UsageError: no demo checkpoint ships for the model (or none at all).
-    """
-    name = spec.split(":", 1)[1] if ":" in spec else None
-    if name is None:
-        if DEFAULT_DEMO_MODEL in bundled:
-            name = DEFAULT_DEMO_MODEL
-        elif len(bundled) == 1:
-            name = bundled[0]
-        else:
-            raise UsageError(f"'demo' is ambiguous or unavailable; bundled demo checkpoints: "
-                             f"{', '.join(bundled) or 'none'} (use demo:MODEL)")
-    if name not in bundled:
-        raise UsageError(f"no demo checkpoint ships for {name!r}; bundled: {', '.join(bundled) or 'none'}")
-    return name
 
 
 def resolve_device(torch, device: Optional[str]) -> str:
@@ -94,7 +69,7 @@ class TorchBackend(Backend):
     def __init__(self, checkpoint: str | Path, device: Optional[str] = "auto", fused: Optional[bool] = None):
         torch = require("torch")
         from ..models import create_model, read_checkpoint
-        from ..models.registry import BUNDLED_CHECKPOINTS
+        from ..models.registry import demo_model_name
 
         self._torch = torch
         self.device = resolve_device(torch, device)
@@ -105,9 +80,7 @@ class TorchBackend(Backend):
         self.fused = supported and (self.device.startswith("cuda") if fused is None else bool(fused))
         kwargs = {"fused": self.fused} if supported else {}
         if is_demo(checkpoint):
-            bundled = sorted(p.name.removesuffix("_demo.safetensors")
-                             for p in BUNDLED_CHECKPOINTS.glob("*_demo.safetensors"))
-            name, source = demo_model_name(str(checkpoint), bundled), "demo"
+            name, source = demo_model_name(str(checkpoint)), "demo"
         else:
             config, _, _ = read_checkpoint(checkpoint)
             name, source = config.name, checkpoint
