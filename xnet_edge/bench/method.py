@@ -17,6 +17,7 @@ it is tested with a fake clock and fake subjects.
 
 from __future__ import annotations
 
+import abc
 import math
 import time
 from dataclasses import dataclass, field
@@ -74,7 +75,7 @@ class BenchSettings:
         return self.duration_s / self.rounds
 
 
-class Subject:
+class Subject(abc.ABC):
     """Something to benchmark. Subclasses implement :meth:`step` (one timed call).
 
     The hooks run outside the timed region: :meth:`after_warmup` once, then
@@ -83,8 +84,9 @@ class Subject:
 
     label = "subject"
 
+    @abc.abstractmethod
     def step(self) -> None:
-        raise NotImplementedError
+        """One timed call."""
 
     def after_warmup(self) -> None:
         """Called once when the warm-up is over (e.g. to drop warm-up stage timings)."""

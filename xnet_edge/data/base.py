@@ -10,6 +10,7 @@ the literature uses without extra flags.
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 from typing import Iterator, Optional
 
@@ -57,7 +58,7 @@ KITTI_GARG_CROP = Crop("garg", 0.40810811, 0.99189189, 0.03594771, 0.96405229)
 KITTI_EIGEN_CROP = Crop("eigen", 0.3324324, 0.91351351, 0.0359477, 0.96405229)
 
 
-class DepthDataset:
+class DepthDataset(abc.ABC):
     """Base class: a sized, indexable, iterable collection of (rgb, depth_m) samples.
 
     Subclasses implement ``__len__`` and ``load(index)``; they set ``name``,
@@ -69,12 +70,13 @@ class DepthDataset:
     max_depth: Optional[float] = None
     crop: Optional[Crop] = None
 
+    @abc.abstractmethod
     def __len__(self) -> int:
-        raise NotImplementedError
+        """Number of samples."""
 
+    @abc.abstractmethod
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Read sample ``index`` (0 <= index < len) as (rgb uint8 HxWx3, depth float32 HxW metres)."""
-        raise NotImplementedError
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         n = len(self)
