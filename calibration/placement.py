@@ -108,8 +108,8 @@ def plan_onnxruntime(index: GraphIndex, layers: list[Layer], amax: dict[str, flo
             the float Resize sits between a dequantize and a quantize) and Add (``QLinearAdd``).
         float_input_layers: keep the layers that read a graph input in float.
     """
-    graph_inputs = {i.name for i in index.model.graph.input}
     if float_input_layers:
+        graph_inputs = {i.name for i in index.model.graph.input}
         layers = [l for l in layers if l.input not in graph_inputs]
     produced_by_layer = {l.activation_output for l in layers} | {l.output for l in layers}
     consumers: dict[str, Optional[set[str]]] = {}

@@ -79,11 +79,20 @@ def demo_model_name(spec: str, bundled: Optional[list[str]] = None) -> str:
     return name
 
 
+def demo_checkpoint(spec: str = "demo") -> Path:
+    """The bundled checkpoint file a ``"demo"`` / ``"demo:MODEL"`` spec names.
+
+    Raises:
+        UsageError: see :func:`demo_model_name`.
+    """
+    return BUNDLED_CHECKPOINTS / f"{demo_model_name(spec)}_demo.safetensors"
+
+
 def resolve_checkpoint(name: str, checkpoint: Union[str, os.PathLike]) -> Path:
-    """Turn ``checkpoint="demo"`` into the bundled file; other values are paths."""
+    """Turn ``checkpoint="demo"`` into model ``name``'s bundled file; other values are paths."""
     if str(checkpoint) != "demo":
         return Path(checkpoint)
-    return BUNDLED_CHECKPOINTS / f"{demo_model_name('demo:' + name)}_demo.safetensors"
+    return demo_checkpoint(f"demo:{name}")
 
 
 def build_model(config: XNetConfig, pretrained: Any = False):
@@ -184,6 +193,6 @@ def load_checkpoint(path: Union[str, os.PathLike], **overrides):
     from .checkpoint import read_checkpoint
 
     if str(path) == "demo" or str(path).startswith("demo:"):
-        path = resolve_checkpoint(demo_model_name(str(path)), "demo")
+        path = demo_checkpoint(str(path))
     config, _, _ = read_checkpoint(path)
     return create_model(config.name, checkpoint=path, **overrides)
