@@ -58,7 +58,7 @@ def _print_eval(report: dict) -> None:
 def _layer_note(report: dict, engine: str) -> str:
     """`` (115/116 layers INT8; float: encoder.conv_stem)`` for an engine graph, else ''."""
     layers = report.get("layers") or []
-    if engine not in ("tensorrt", "onnxruntime") or not layers:
+    if not layers or engine not in layers[0]["quantized"]:  # not an engine graph (fp16, cache, report)
         return ""
     floats = [l["module"] for l in layers if not l["quantized"][engine]]
     shown = ", ".join(floats[:4]) + (f", +{len(floats) - 4} more" if len(floats) > 4 else "")
