@@ -78,7 +78,7 @@ def main() -> int:
     parser.add_argument("--mib", type=int, default=64, help="buffer size in MiB")
     parser.add_argument("--binding", default="all", choices=["all", "cuda-python", "pycuda"])
     args = parser.parse_args()
-    from xnet_edge.engine.manifest import machine_info
+    from xnet_edge.platform import machine_info
     from xnet_edge.errors import MissingDependencyError
 
     info = machine_info()

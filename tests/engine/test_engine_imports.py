@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 BLOCKED = ("torch", "onnxruntime", "tensorrt", "pycuda", "cuda", "onnx", "triton", "cv2")
-MODULES = ("xnet_edge.targets", "xnet_edge.engine", "xnet_edge.engine.manifest", "xnet_edge.engine.plan",
+MODULES = ("xnet_edge.targets", "xnet_edge.platform", "xnet_edge.engine", "xnet_edge.engine.manifest", "xnet_edge.engine.plan",
            "xnet_edge.engine.trtexec", "xnet_edge.engine.onnx_info", "xnet_edge.engine.build",
            "xnet_edge.engine.bundle", "xnet_edge.engine.calibrator", "xnet_edge.engine.tensorrt_builder",
            "xnet_edge.engine.cpu_builder", "xnet_edge.cli.cmd_targets", "xnet_edge.cli.cmd_build",
@@ -16,7 +16,7 @@ for name in {BLOCKED!r}:
     sys.modules[name] = None  # any import of it raises ImportError
 for module in {MODULES!r}:
     importlib.import_module(module)
-from xnet_edge.engine import machine_info
+from xnet_edge.platform import machine_info
 from xnet_edge.errors import MissingDependencyError
 info = machine_info()
 assert info["tensorrt"] is None and info["gpu_name"] is None, info

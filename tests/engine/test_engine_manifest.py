@@ -1,4 +1,4 @@
-"""manifest.json: round trip, hash verification, machine description, compatibility rules."""
+"""manifest.json: round trip, hash verification, compatibility rules."""
 
 import hashlib
 import json
@@ -82,28 +82,6 @@ def test_missing_folder_is_a_usage_error_and_bad_json_a_manifest_error(tmp_path)
         mf.read_manifest(tmp_path)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, EABI: aarch64, DATE: Wed Jan 8",
-     "6.1/6.2 (L4T R36.4.3)"),
-    ("# R35 (release), REVISION: 4.1, GCID: 33958178, BOARD: t186ref, EABI: aarch64", "5.1.2 (L4T R35.4.1)"),
-    ("# R38 (release), REVISION: 9, GCID: 1", "L4T R38.9.0"),
-    ("garbage", None),
-])
-def test_nv_tegra_release_parsing(tmp_path, text, expected):
-    assert mf.parse_nv_tegra_release(text) == expected
-    path = tmp_path / "nv_tegra_release"
-    path.write_text(text)
-    assert mf.jetpack_release(path) == expected
-    assert mf.jetpack_release(tmp_path / "absent") is None
-
-
-def test_machine_info_has_contract_keys_without_gpu():
-    info = mf.machine_info(probe_gpu=False)
-    assert set(info) == set(mf.BUILD_MACHINE_KEYS)
-    assert info["gpu_name"] is None and info["compute_capability"] is None
-    assert info["python"].count(".") == 2
-
-
 def _with(**changes):
     return {**ORIN, **changes}
 
@@ -154,19 +132,3 @@ def test_onnx_artifact_rules(tmp_path):
     assert mf.check_compatibility(manifest, {"onnxruntime": "1.20.0"}) == []
     assert [i.severity for i in mf.check_compatibility(manifest, {"onnxruntime": "1.19.2"})] == ["warning"]
     assert [i.severity for i in mf.check_compatibility(manifest, {"onnxruntime": None})] == ["error"]
-
-
-@pytest.mark.parametrize("model, cc", [
-    (b"NVIDIA Jetson Orin Nano Developer Kit\x00", "8.7"),
-    (b"NVIDIA Jetson AGX Xavier [16GB]\x00", "7.2"),
-    (b"Raspberry Pi 5 Model B\x00", None),
-])
-def test_jetson_gpu_from_device_tree(tmp_path, model, cc):
-    path = tmp_path / "model"
-    path.write_bytes(model)
-    info = mf.jetson_gpu(path)
-    if cc is None:
-        assert info is None
-    else:
-        assert info == {"name": model.decode().strip("\x00"), "compute_capability": cc}
-    assert mf.jetson_gpu(tmp_path / "absent") is None

@@ -1,7 +1,7 @@
 """Engine building: target-specific TensorRT plans and optimized ONNX models, with a manifest.
 
 * :mod:`.manifest` — the engine folder contract (``manifest.json``): read, write,
-  verify hashes, describe this machine, check an engine against it.
+  verify hashes, check an engine against this machine (:mod:`xnet_edge.platform`).
 * :mod:`.onnx_info` — what an input ONNX model is (I/O, metadata, FP32/FP16/Q/DQ).
 * :mod:`.plan` — which precision path, flags and profile a target gets (pure data).
 * :mod:`.trtexec` — the equivalent ``trtexec`` command line.
@@ -14,7 +14,7 @@ Nothing here imports tensorrt, a CUDA binding, onnxruntime or torch at module le
 """
 
 from .manifest import (EngineCompatibilityError, HashMismatchError, ManifestError, check_compatibility,
-                       ensure_compatible, machine_info, read_manifest, verify_hashes, write_manifest)
+                       ensure_compatible, read_manifest, verify_hashes, write_manifest)
 
 __all__ = ["EngineCompatibilityError", "HashMismatchError", "ManifestError", "check_compatibility",
-           "ensure_compatible", "machine_info", "read_manifest", "verify_hashes", "write_manifest"]
+           "ensure_compatible", "read_manifest", "verify_hashes", "write_manifest"]

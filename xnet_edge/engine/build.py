@@ -21,6 +21,7 @@ from typing import Callable, Optional, Sequence
 
 from ..errors import UsageError
 from ..io_utils import atomic_dir, current_umask, sha256_file, write_bytes_atomic
+from ..platform import machine_info
 from ..targets import TargetProfile, get_target, trt_generation
 from . import manifest as mf
 from .onnx_info import OnnxModelInfo, inspect_onnx, resolve_preprocessing
@@ -170,7 +171,7 @@ def _build_cpu(info, profile, out, preprocessing, precision, threads, opt_level,
     plan = plan_cpu_build(profile, info.kind, precision=precision, threads=threads, opt_level=opt_level)
     for note in plan.notes:
         log(f"note: {note}")
-    machine = mf.machine_info(probe_gpu=False)
+    machine = machine_info(probe_gpu=False)
     with atomic_dir(out) as tmp:
         shutil.copyfile(info.path, tmp / ONNX_NAME)
         log(f"optimizing with ONNX Runtime {machine['onnxruntime']} ({plan.graph_optimization_level}, "
@@ -235,7 +236,7 @@ def _build_tensorrt(info, profile, out, preprocessing, *, precision, dla, worksp
         raise EngineBuildError(f"TensorRT {version} is installed; xnet-edge's builder needs TensorRT >= 10. "
                                f"Build with trtexec: xnet-edge bundle {info.path} --target {profile.name} "
                                "--tensorrt 8 -o bundle.tar.gz, then run its build.sh")
-    machine = {**mf.machine_info(), "tensorrt": version}
+    machine = {**machine_info(), "tensorrt": version}
     mismatches = target_mismatches(profile, machine)
     for message in mismatches:
         warnings.warn(message, TargetMismatchWarning, stacklevel=3)

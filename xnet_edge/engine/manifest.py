@@ -21,9 +21,10 @@
      "runtime": {"onnxruntime": {...}} | {"tensorrt": {...}}}
 
 TensorRT plans only load on the TensorRT version and GPU that built them, so
-:func:`check_compatibility` compares a manifest with :func:`machine_info` and
-says how to rebuild. Only numpy-free standard library code runs here: the
-runtime path on a Jetson imports this module without torch.
+:func:`check_compatibility` compares a manifest with
+:func:`xnet_edge.platform.machine_info` (this machine) and says how to rebuild.
+Only numpy-free standard library code runs here: the runtime path on a Jetson
+imports this module without torch.
 """
 
 from __future__ import annotations
@@ -31,16 +32,15 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import platform
 import re
 import shlex
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 from ..errors import UsageError, XnetEdgeError
 from ..io_utils import sha256_file, write_json_atomic
+from ..platform import machine_info
 
 FORMAT = "xnet-edge-engine"
 FORMAT_VERSION = 1
@@ -52,13 +52,6 @@ BUILD_MACHINE_KEYS = ("tensorrt", "cuda", "onnxruntime", "gpu_name", "compute_ca
                       "platform", "python")
 _REQUIRED_KEYS = ("format", "format_version", "created", "artifact", "target", "precision", "inputs",
                   "outputs", "preprocessing", "model", "sources", "build_machine", "runtime")
-
-# L4T release (from /etc/nv_tegra_release) -> JetPack release.
-_L4T_TO_JETPACK = {
-    "35.1": "5.0.2", "35.2": "5.1", "35.3": "5.1.1", "35.4": "5.1.2", "35.5": "5.1.3", "35.6": "5.1.4",
-    "36.2": "6.0 DP", "36.3": "6.0", "36.4": "6.1/6.2",
-}
-
 
 class ManifestError(XnetEdgeError):
     """A manifest is unreadable, malformed, from a newer format, or points outside its folder."""
@@ -98,7 +91,7 @@ def new_manifest(*, artifact_kind: str, artifact_sha256: str, target: dict, prec
         preprocessing, model: from the ONNX metadata.
         onnx_file, onnx_sha256: the copy of the input ONNX in the folder.
         calibration_cache: ``{"file", "sha256"}`` or None.
-        build_machine: :func:`machine_info` output.
+        build_machine: :func:`xnet_edge.platform.machine_info` output.
         runtime: ``{"onnxruntime": {...}}`` or ``{"tensorrt": {...}}``.
         artifact_file: engine file name; defaults to the kind's standard name.
 
@@ -275,169 +268,6 @@ def verify_hashes(folder: str | os.PathLike, manifest: Optional[dict] = None) ->
     return checks
 
 
-# --------------------------------------------------------------------------- this machine
-
-
-def machine_info(probe_gpu: bool = True) -> dict:
-    """Describe this machine in the manifest's ``build_machine`` layout.
-
-    Versions come from installed package metadata where possible (no heavy
-    imports); the GPU is asked through cuda-python, pycuda or ``nvidia-smi``,
-    whichever answers first. Nothing here raises: unknown values are None.
-
-    Args:
-        probe_gpu: False skips the GPU query (name and compute capability stay None).
-
-    Returns:
-        ``{"tensorrt", "cuda", "onnxruntime", "gpu_name", "compute_capability",
-        "jetpack", "platform", "python"}``.
-    """
-    gpu = _gpu_info() if probe_gpu else {}
-    return {
-        "tensorrt": _package_version(("tensorrt", "tensorrt-cu12", "tensorrt-cu11", "tensorrt_lean"), "tensorrt"),
-        "cuda": gpu.get("cuda") or _cuda_toolkit_version(),
-        "onnxruntime": _package_version(("onnxruntime", "onnxruntime-gpu", "onnxruntime-directml",
-                                         "onnxruntime-openvino"), None),
-        "gpu_name": gpu.get("name"),
-        "compute_capability": gpu.get("compute_capability"),
-        "jetpack": jetpack_release(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-    }
-
-
-def _package_version(dists: tuple[str, ...], module: Optional[str]) -> Optional[str]:
-    from importlib import metadata
-
-    for dist in dists:
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
-    if module is None:
-        return None
-    # JetPack installs TensorRT's Python binding through apt, without pip metadata.
-    try:
-        import importlib
-
-        return str(getattr(importlib.import_module(module), "__version__", None) or "") or None
-    except Exception:  # a broken binding is "not available" here, never a crash
-        return None
-
-
-def _gpu_info() -> dict:
-    for probe in (_gpu_from_cuda_python, _gpu_from_pycuda, _gpu_from_nvidia_smi, jetson_gpu):
-        try:
-            info = probe()
-        except Exception:  # each probe is best-effort; the next one may answer
-            info = None
-        if info and info.get("name"):
-            return info
-    return {}
-
-
-def _gpu_from_cuda_python() -> Optional[dict]:
-    try:
-        from cuda.bindings import runtime as cudart
-    except ImportError:
-        from cuda import cudart  # cuda-python < 12.6
-    err, count = cudart.cudaGetDeviceCount()
-    if int(err) != 0 or count < 1:
-        return None
-    err, prop = cudart.cudaGetDeviceProperties(0)
-    if int(err) != 0:
-        return None
-    _, version = cudart.cudaRuntimeGetVersion()
-    name = prop.name.decode(errors="replace") if isinstance(prop.name, bytes) else str(prop.name)
-    return {"name": name.rstrip("\x00").strip(), "compute_capability": f"{prop.major}.{prop.minor}",
-            "cuda": f"{version // 1000}.{(version % 1000) // 10}"}
-
-
-def _gpu_from_pycuda() -> Optional[dict]:
-    import pycuda.driver as drv
-
-    drv.init()
-    if drv.Device.count() < 1:
-        return None
-    dev = drv.Device(0)
-    major, minor = dev.compute_capability()
-    version = drv.get_driver_version()
-    return {"name": dev.name(), "compute_capability": f"{major}.{minor}",
-            "cuda": f"{version // 1000}.{(version % 1000) // 10}"}
-
-
-def _gpu_from_nvidia_smi() -> Optional[dict]:
-    out = subprocess.run(["nvidia-smi", "--query-gpu=name,compute_cap", "--format=csv,noheader"],
-                         capture_output=True, text=True, timeout=10, check=True).stdout
-    first = out.strip().splitlines()[0]
-    name, cc = (part.strip() for part in first.rsplit(",", 1))
-    return {"name": name, "compute_capability": cc if re.fullmatch(r"\d+\.\d+", cc) else None}
-
-
-# Jetson modules by the name in /proc/device-tree/model -> integrated GPU compute capability.
-_JETSON_GPUS = (("Orin", "8.7"), ("Xavier", "7.2"), ("TX2", "6.2"), ("Nano", "5.3"))
-
-
-def jetson_gpu(model_path: str | os.PathLike = "/proc/device-tree/model") -> Optional[dict]:
-    """The Jetson's integrated GPU from its device-tree model name, for when no CUDA binding answers.
-
-    Returns:
-        ``{"name", "compute_capability"}`` or None off a Jetson.
-    """
-    try:
-        model = Path(model_path).read_bytes().decode(errors="replace").strip("\x00").strip()
-    except OSError:
-        return None
-    if "jetson" not in model.lower():
-        return None
-    for key, cc in _JETSON_GPUS:  # "Orin Nano" must match Orin before Nano
-        if key.lower() in model.lower():
-            return {"name": model, "compute_capability": cc}
-    return {"name": model, "compute_capability": None}
-
-
-def _cuda_toolkit_version() -> Optional[str]:
-    for path in ("/usr/local/cuda/version.json", "/usr/local/cuda/version.txt"):
-        try:
-            text = Path(path).read_text()
-        except OSError:
-            continue
-        if path.endswith(".json"):
-            try:
-                return ".".join(json.loads(text)["cuda"]["version"].split(".")[:2])
-            except (ValueError, KeyError, AttributeError):
-                continue
-        m = re.search(r"(\d+\.\d+)", text)
-        if m:
-            return m.group(1)
-    return None
-
-
-def jetpack_release(path: str | os.PathLike = "/etc/nv_tegra_release") -> Optional[str]:
-    """The JetPack release read from ``/etc/nv_tegra_release``, or None off a Jetson.
-
-    The file holds the L4T release, e.g. ``# R36 (release), REVISION: 4.3, ...``;
-    this returns ``"6.1/6.2 (L4T R36.4.3)"``, or ``"L4T R36.9.0"`` for an L4T
-    release this table does not know.
-    """
-    try:
-        text = Path(path).read_text(errors="replace")
-    except OSError:
-        return None
-    return parse_nv_tegra_release(text)
-
-
-def parse_nv_tegra_release(text: str) -> Optional[str]:
-    """Parse the contents of ``/etc/nv_tegra_release`` (see :func:`jetpack_release`)."""
-    m = re.search(r"R(\d+)\s*\(release\),\s*REVISION:\s*(\d+)(?:\.(\d+))?", text)
-    if not m:
-        return None
-    major, rev, patch = m.group(1), m.group(2), m.group(3) or "0"
-    l4t = f"L4T R{major}.{rev}.{patch}"
-    jetpack = _L4T_TO_JETPACK.get(f"{major}.{rev}")
-    return f"{jetpack} ({l4t})" if jetpack else l4t
-
-
 # --------------------------------------------------------------------------- compatibility
 
 
@@ -489,7 +319,7 @@ def check_compatibility(manifest: dict, machine: Optional[dict] = None) -> list[
 
     Args:
         manifest: a validated manifest.
-        machine: :func:`machine_info` output; computed when None.
+        machine: :func:`xnet_edge.platform.machine_info` output; computed when None.
 
     Returns:
         Issues, errors first; empty when the engine should load as built.
@@ -552,7 +382,7 @@ def ensure_compatible(manifest: dict, machine: Optional[dict] = None,
 
     Args:
         manifest: a validated manifest.
-        machine: :func:`machine_info` output; computed when None.
+        machine: :func:`xnet_edge.platform.machine_info` output; computed when None.
         folder: the engine folder, used in the rebuild command of the message.
 
     Returns:

@@ -357,7 +357,7 @@ def target_mismatches(target: TargetProfile, machine: dict) -> list[str]:
 
     Args:
         target: the build's target profile.
-        machine: :func:`~xnet_edge.engine.manifest.machine_info` output of the build machine.
+        machine: :func:`~xnet_edge.platform.machine_info` output of the build machine.
 
     Returns:
         One message per mismatch: GPU compute capability, TensorRT generation or

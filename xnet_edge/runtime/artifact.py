@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Optional
 
 from ..engine.manifest import (MANIFEST_NAME, EngineCompatibilityError, HashMismatchError, ensure_compatible,
-                               machine_info, read_manifest)
+                               read_manifest)
 from ..errors import UsageError
 from ..io_utils import sha256_file
+from ..platform import machine_info
 from .backend_torch import is_demo
 
 #: artifact kind -> the backend that runs it
@@ -120,7 +121,7 @@ def verify_artifact(artifact: Artifact, machine: Optional[dict] = None) -> list[
 
     Args:
         artifact: from :func:`resolve_artifact`; without a manifest nothing is checked.
-        machine: :func:`xnet_edge.engine.manifest.machine_info` output (computed when None).
+        machine: :func:`xnet_edge.platform.machine_info` output (computed when None).
 
     Returns:
         Warning messages (the engine should still load).

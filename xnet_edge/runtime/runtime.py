@@ -83,7 +83,7 @@ class Runtime:
         check: verify the engine's hash and this machine against the manifest (default True).
         timing: a timing hook ``hook(stage, seconds)`` or a list of them (see :mod:`.timing`).
         **advanced: ``cuda_memory`` (an open CudaMemory for the TensorRT backend) and ``machine``
-            (a :func:`~xnet_edge.engine.manifest.machine_info` dict to check the manifest against).
+            (a :func:`~xnet_edge.platform.machine_info` dict to check the manifest against).
 
     Raises:
         UsageError: unknown path type or option.
