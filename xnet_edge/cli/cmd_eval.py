@@ -11,8 +11,7 @@ and writes the report, per-image metrics included, as JSON with --json.
 
 from __future__ import annotations
 
-
-from .common import positive_int, print_table, size_arg
+from .common import add_runtime_arguments, positive_int, print_table, runtime_options
 
 _ALIGN_CHOICES = ["none", "median", "lstsq", "lstsq-shift"]
 
@@ -33,13 +32,7 @@ def register(sub) -> None:
     p.add_argument("--max-depth", type=float, metavar="M", help="override the dataset's depth cap")
     p.add_argument("--json", metavar="PATH", help="write the report (with per-image metrics) as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    rt = p.add_argument_group("runtime")
-    rt.add_argument("--backend", default="auto", choices=["auto", "onnxruntime", "tensorrt", "torch"])
-    rt.add_argument("--providers", help="ONNX Runtime providers: cpu (default), cuda, tensorrt, auto, or a list")
-    rt.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads")
-    rt.add_argument("--device", default="auto", help="PyTorch device: auto, cpu, cuda")
-    rt.add_argument("--input-size", type=size_arg, metavar="HxW", help="network input for dynamic-size models")
-    rt.add_argument("--no-check", action="store_true", help="skip the engine's compatibility checks")
+    add_runtime_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -51,8 +44,7 @@ def run(args) -> int:
 
     dataset = open_dataset(args.dataset)
     align = None if args.align == "none" else args.align
-    with Runtime(args.artifact, backend=args.backend, providers=args.providers, threads=args.threads,
-                 device=args.device, input_size=args.input_size, check=not args.no_check) as runtime:
+    with Runtime(args.artifact, **runtime_options(args)) as runtime:
         report = evaluate(runtime, dataset, max_images=args.max_images, align=align,
                           min_depth=args.min_depth, max_depth=args.max_depth, progress=not args.no_progress)
     print_table([report.table_row()], TABLE_COLUMNS)

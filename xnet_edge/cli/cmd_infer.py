@@ -17,7 +17,7 @@ import math
 import sys
 from typing import Optional
 
-from .common import positive_int, print_table, size_arg
+from .common import add_runtime_arguments, positive_int, print_table, runtime_options
 
 FORMAT_HELP = ("comma-separated outputs: npy (float32 metres), png16 (16-bit millimetres), "
                "color (colorized, beside the input), ply (point cloud, needs --intrinsics); default npy,png16,color")
@@ -37,15 +37,7 @@ def register(sub) -> None:
                    help="ground truth: depth .npy (metres) / 16-bit .png (mm), a Middlebury disp .pfm with "
                         "calib.txt beside it, or a folder of such files named after the inputs; prints metrics")
     p.add_argument("--max-frames", type=positive_int, metavar="N", help="stop after N frames")
-    rt = p.add_argument_group("runtime")
-    rt.add_argument("--backend", default="auto", choices=["auto", "onnxruntime", "tensorrt", "torch"])
-    rt.add_argument("--providers", help="ONNX Runtime providers: cpu (default), cuda, tensorrt, auto, or a list")
-    rt.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: manifest's, else all cores)")
-    rt.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (PyTorch; TensorRT uses N)")
-    rt.add_argument("--cuda-graph", action="store_true", help="TensorRT: capture and replay a CUDA graph")
-    rt.add_argument("--input-size", type=size_arg, metavar="HxW", help="network input for dynamic-size models")
-    rt.add_argument("--no-check", action="store_true",
-                    help="skip the engine's hash and machine compatibility checks (not recommended)")
+    add_runtime_arguments(p)
     out = p.add_argument_group("output")
     out.add_argument("--colormap", default="turbo", help="matplotlib colormap for color output (default turbo)")
     out.add_argument("--depth-range", metavar="NEAR,FAR", help="fixed colormap range in metres (default: per frame)")
@@ -56,70 +48,20 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _open_runtime(args):
-    from ..runtime import Runtime
-
-    return Runtime(args.artifact, backend=args.backend, providers=args.providers, threads=args.threads,
-                   device=args.device, cuda_graph=args.cuda_graph, input_size=args.input_size,
-                   check=not args.no_check)
-
-
 def run(args) -> int:
-    from ..runtime.groundtruth import GroundTruthScorer
-    from ..runtime.outputs import OutputWriter, parse_formats, parse_intrinsics, parse_range
-    from ..runtime.sources import FrameSource
-
-    # Every usage error surfaces before the model loads or a frame is read.
-    writer = OutputWriter(args.output, parse_formats(args.format),
-                          parse_intrinsics(args.intrinsics) if args.intrinsics else None,
-                          colormap=args.colormap, depth_range=parse_range(args.depth_range),
-                          with_input=not args.depth_only)
-    source = FrameSource(args.input, args.max_frames)
-    try:
-        single = source.kind == "images" and source.total == 1
-        scorer = GroundTruthScorer(args.gt, single) if args.gt else None
-        with _open_runtime(args) as runtime:
-            if scorer is not None:
-                scorer.max_depth = runtime.max_depth
-            summary = _stream(args, runtime, source, writer, scorer)
-            info = runtime.describe()
-    finally:
-        source.close()
-    summary.notes.extend(source.notes)
-    return _report(args, summary, info, scorer)
-
-
-def _stream(args, runtime, source, writer, scorer):
-    from tqdm import tqdm
-
-    from ..runtime.pipeline import run_stream
-
-    def on_result(frame, depth):
-        writer.write(frame.stem, frame.image, depth)
-        if scorer is not None:
-            scorer.add(frame.stem, depth)
-
-    bar = tqdm(total=source.total, unit="frame", desc="infer", disable=args.no_progress, dynamic_ncols=True)
-    try:
-        return run_stream(runtime, source, on_result, queue_size=args.queue_size,
-                          on_progress=lambda s: bar.update(1),
-                          on_skip=lambda src, why: bar.write(f"skipped {src}: {why}"))
-    finally:
-        bar.close()
-
-
-def _report(args, summary, info, scorer) -> int:
     from ..io_utils import write_json_atomic
-    print_summary(summary, info, args.output)
-    report = {"summary": summary.to_dict(), "runtime": info}
-    if scorer is not None:
-        report["metrics"] = scorer.report()
-        print_metrics(report["metrics"])
+    from ..runtime import infer
+
+    result = infer(args.artifact, args.input, args.output, formats=args.format, intrinsics=args.intrinsics,
+                   colormap=args.colormap, depth_range=args.depth_range, with_input=not args.depth_only,
+                   gt=args.gt, max_frames=args.max_frames, queue_size=args.queue_size,
+                   progress=not args.no_progress, runtime_options=runtime_options(args))
+    print_summary(result.summary, result.runtime, args.output)
+    if result.metrics is not None:
+        print_metrics(result.metrics)
     if args.summary_json:
-        write_json_atomic(args.summary_json, report)
-    if summary.interrupted:
-        return 130
-    return 1 if (summary.stopped or summary.skipped or summary.frames == 0) else 0
+        write_json_atomic(args.summary_json, result.to_dict())
+    return result.exit_code
 
 
 def _fmt(value: Optional[float], digits: int = 2) -> str:

@@ -39,6 +39,28 @@ def positive_int(text: str) -> int:
     return value
 
 
+def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``runtime`` argument group shared by the commands that open a :class:`~xnet_edge.runtime.Runtime`."""
+    from ..runtime.artifact import BACKENDS
+
+    rt = parser.add_argument_group("runtime")
+    rt.add_argument("--backend", default="auto", choices=list(BACKENDS),
+                    help="auto (by artifact), onnxruntime, tensorrt or torch")
+    rt.add_argument("--providers", help="ONNX Runtime providers: cpu (default), cuda, tensorrt, auto, or a list")
+    rt.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads (default: manifest's, else all cores)")
+    rt.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (PyTorch; TensorRT uses N)")
+    rt.add_argument("--cuda-graph", action="store_true", help="TensorRT: capture and replay a CUDA graph")
+    rt.add_argument("--input-size", type=size_arg, metavar="HxW", help="network input for dynamic-size models")
+    rt.add_argument("--no-check", action="store_true",
+                    help="skip the engine's hash and machine compatibility checks (not recommended)")
+
+
+def runtime_options(args: argparse.Namespace) -> dict:
+    """``Runtime`` keyword options from the arguments :func:`add_runtime_arguments` added."""
+    return dict(backend=args.backend, providers=args.providers, threads=args.threads, device=args.device,
+                cuda_graph=args.cuda_graph, input_size=args.input_size, check=not args.no_check)
+
+
 def print_table(rows: list[dict], columns: list[str], file=None) -> None:
     """Print ``rows`` as an aligned plain-text table with the given column order."""
     import sys

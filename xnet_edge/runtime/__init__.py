@@ -5,9 +5,10 @@ torch; backend libraries load only when a Runtime needs them.
 """
 
 from .artifact import Artifact, choose_backend, resolve_artifact, verify_artifact
+from .inference import InferResult, infer
 from .runtime import Runtime
 from .spec import Preprocessing, TensorSpec
 from .timing import STAGES, StageTimes, summarize_ms
 
-__all__ = ["Artifact", "Preprocessing", "Runtime", "STAGES", "StageTimes", "TensorSpec", "choose_backend",
-           "resolve_artifact", "summarize_ms", "verify_artifact"]
+__all__ = ["Artifact", "InferResult", "Preprocessing", "Runtime", "STAGES", "StageTimes", "TensorSpec",
+           "choose_backend", "infer", "resolve_artifact", "summarize_ms", "verify_artifact"]

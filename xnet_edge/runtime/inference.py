@@ -1,0 +1,197 @@
+"""``infer``: frames in, depth out — the orchestration behind ``xnet-edge infer``, callable from Python.
+
+    from xnet_edge.runtime import infer
+
+    result = infer("engines/orin", "clip.mp4", "out/", formats="npy,png16", max_frames=300)
+    print(result.summary.fps, result.exit_code)
+
+Sources (:class:`~.sources.FrameSource` or any iterable of :class:`~.sources.Frame`) feed the
+streaming pipeline (:func:`~.pipeline.run_stream`); each result goes to the file writer
+(:class:`~.outputs.OutputWriter`), the ground-truth scorer and any extra sinks, on the
+writer thread, in frame order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional, Protocol, Sequence
+
+import numpy as np
+
+from .outputs import DEFAULT_FORMATS, Intrinsics, OutputWriter, parse_formats, parse_intrinsics, parse_range
+from .pipeline import StreamSummary, run_stream
+from .sources import Frame, FrameSource
+
+
+class ResultSink(Protocol):
+    """Receives every result: ``write(frame, result)`` on the writer thread, in frame order.
+
+    A sink that is also a context manager is entered before the first frame and exited after
+    the last (with the exception, if the run failed), e.g. to publish a bag only when complete.
+    """
+
+    def write(self, frame: Frame, result: np.ndarray) -> None: ...
+
+
+@dataclass
+class InferResult:
+    """What :func:`infer` did.
+
+    Attributes:
+        summary: frames, skipped frames, latencies, FPS (a :class:`~.pipeline.StreamSummary`).
+        runtime: :meth:`Runtime.describe` of the runtime that ran.
+        metrics: the ground-truth report when ``gt`` was given, else None.
+        output: the output folder, or None when no files were written.
+    """
+
+    summary: StreamSummary
+    runtime: dict
+    metrics: Optional[dict] = None
+    output: Optional[Path] = None
+
+    @property
+    def exit_code(self) -> int:
+        """0 all frames done, 1 frames skipped / none done / stopped early, 130 interrupted."""
+        if self.summary.interrupted:
+            return 130
+        return 1 if (self.summary.stopped or self.summary.skipped or self.summary.frames == 0) else 0
+
+    def to_dict(self) -> dict:
+        """The JSON report: ``{"summary", "runtime"[, "metrics"]}``."""
+        report = {"summary": self.summary.to_dict(), "runtime": self.runtime}
+        if self.metrics is not None:
+            report["metrics"] = self.metrics
+        return report
+
+
+def _as_intrinsics(value) -> Optional[Intrinsics]:
+    if value is None or isinstance(value, Intrinsics):
+        return value
+    if isinstance(value, str):
+        return parse_intrinsics(value)
+    return Intrinsics(*map(float, value))
+
+
+def open_writer(output, formats="npy,png16,color", intrinsics=None, colormap: str = "turbo",
+                depth_range=None, with_input: bool = True) -> Optional[OutputWriter]:
+    """The file writer for :func:`infer`'s options (None without an output folder).
+
+    Strings are parsed as on the command line (``"npy,png16"``, ``"fx,fy,cx,cy"``, ``"near,far"``).
+
+    Raises:
+        UsageError: a bad format list, intrinsics, depth range or colormap, or ply without intrinsics.
+    """
+    if output is None:
+        return None
+    formats = parse_formats(formats) if isinstance(formats, str) else parse_formats(",".join(formats))
+    depth_range = parse_range(depth_range) if isinstance(depth_range, str) or depth_range is None \
+        else tuple(map(float, depth_range))
+    return OutputWriter(output, formats, _as_intrinsics(intrinsics), colormap=colormap,
+                        depth_range=depth_range, with_input=with_input)
+
+
+def infer(artifact: Any, inputs: Any, output: Optional[str | Path] = None, *,
+          formats: str | Sequence[str] = DEFAULT_FORMATS, intrinsics: Any = None, colormap: str = "turbo",
+          depth_range: Any = None, with_input: bool = True, gt: Optional[str | Path] = None,
+          max_frames: Optional[int] = None, queue_size: int = 4, progress: bool = False,
+          sinks: Sequence[ResultSink] = (), runtime_options: Optional[Mapping[str, Any]] = None) -> InferResult:
+    """Run a model over a stream of frames and write the results.
+
+    Every usage error (bad formats, missing input, ground truth for several frames) is raised
+    before the model loads or a frame is read.
+
+    Args:
+        artifact: anything :class:`~xnet_edge.runtime.Runtime` opens (engine folder, ``.onnx``,
+            plan, checkpoint, ``"demo"``), or an open ``Runtime`` (left open).
+        inputs: an image, folder, glob, video or ``camera:N`` (a :class:`~.sources.FrameSource` spec),
+            or an iterable of :class:`~.sources.Frame` (its ``total``, ``kind``, ``notes`` and
+            ``close()`` are used when present).
+        output: folder for the files (None: no files).
+        formats: ``npy``, ``png16``, ``color``, ``ply`` (a list or a comma-separated string).
+        intrinsics: fx, fy, cx, cy (for ``ply``): an :class:`~.outputs.Intrinsics`, 4 numbers or a string.
+        colormap, depth_range, with_input: the ``color`` output's colormap, fixed (near, far) range
+            (per-frame percentiles when None) and whether the input is shown beside it.
+        gt: ground truth to score against (see :class:`~.groundtruth.GroundTruthScorer`).
+        max_frames: stop after this many frames (spec inputs).
+        queue_size: frames buffered between stages (bounds memory).
+        progress: show a progress bar.
+        sinks: more consumers of each result (:class:`ResultSink`), e.g. a bag writer or a live view.
+        runtime_options: keyword options for ``Runtime`` (``backend``, ``providers``, ``threads``, ...).
+
+    Returns:
+        An :class:`InferResult` (its ``exit_code`` is what the command line returns).
+
+    Raises:
+        UsageError: bad options or inputs.
+        SourceError: a video or camera cannot be opened.
+        XnetEdgeError: the model cannot load, inference or writing failed.
+    """
+    from .runtime import Runtime
+
+    writer = open_writer(output, formats, intrinsics, colormap, depth_range, with_input)
+    source = FrameSource(str(inputs), max_frames) if isinstance(inputs, (str, Path)) else inputs
+    try:
+        scorer = None
+        if gt is not None:
+            from .groundtruth import GroundTruthScorer
+
+            single = getattr(source, "kind", None) == "images" and getattr(source, "total", None) == 1
+            scorer = GroundTruthScorer(gt, single)
+        own = not isinstance(artifact, Runtime)
+        runtime = Runtime(artifact, **dict(runtime_options or {})) if own else artifact
+        try:
+            if scorer is not None:
+                scorer.max_depth = runtime.max_depth
+            consumers = ([_FileSink(writer)] if writer else []) + ([_ScoreSink(scorer)] if scorer else []) \
+                + list(sinks)
+            summary = _stream(runtime, source, consumers, queue_size, progress)
+            info = runtime.describe()
+        finally:
+            if own:
+                runtime.close()
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
+    summary.notes.extend(getattr(source, "notes", []))
+    return InferResult(summary, info, scorer.report() if scorer is not None else None,
+                       Path(output) if output is not None else None)
+
+
+class _FileSink:
+    def __init__(self, writer: OutputWriter):
+        self.writer = writer
+
+    def write(self, frame: Frame, result: np.ndarray) -> None:
+        self.writer.write(frame.stem, frame.image, result)
+
+
+class _ScoreSink:
+    def __init__(self, scorer):
+        self.scorer = scorer
+
+    def write(self, frame: Frame, result: np.ndarray) -> None:
+        self.scorer.add(frame.stem, result)
+
+
+def _stream(runtime, source: Iterable[Frame], sinks: list, queue_size: int, progress: bool) -> StreamSummary:
+    from tqdm import tqdm
+
+    def on_result(frame, result):
+        for sink in sinks:
+            sink.write(frame, result)
+
+    bar = tqdm(total=getattr(source, "total", None), unit="frame", desc="infer", disable=not progress,
+               dynamic_ncols=True)
+    with contextlib.ExitStack() as stack:
+        for sink in sinks:
+            if hasattr(sink, "__enter__"):
+                stack.enter_context(sink)
+        try:
+            return run_stream(runtime, source, on_result, queue_size=queue_size,
+                              on_progress=lambda s: bar.update(1),
+                              on_skip=lambda src, why: bar.write(f"skipped {src}: {why}"))
+        finally:
+            bar.close()
