@@ -1,6 +1,6 @@
 """Triton kernels for the fused bridge ops (imported by :mod:`.launchers` on first launch, not by the package).
 
-Both ×Net bridge formulas (DESIGN.md §1) are one computation::
+Both ×Net bridge formulas (docs/design.md) are one computation::
 
     y[b, :, p] = act( norm( Σ_t Up_t(W_t · a_t)[b, :, p] + bias ) )
 

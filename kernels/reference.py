@@ -1,4 +1,4 @@
-"""PyTorch reference for the two ×Net bridge ops (DESIGN.md §1).
+"""PyTorch reference for the two ×Net bridge ops (docs/design.md, "The model").
 
 Re-Shape bridge::
 

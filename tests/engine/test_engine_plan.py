@@ -20,7 +20,7 @@ def _plan(target, gen, kind, precision, calibration=None, **kw):
                                calibration=calibration, **kw)
 
 
-# Hand-written table (DESIGN.md §3): (generation, kind, precision, calibration) ->
+# Hand-written table (docs/design.md, "Quantization and engines"): (generation, kind, precision, calibration) ->
 # (strongly_typed, flags, int8_source) or the UsageError text.
 EXPECTED = {
     (10, "fp32", "fp32", None): (False, (), None),

@@ -1,6 +1,6 @@
 """Re-Shape bridge and Post Feature Pyramid modules (plain PyTorch).
 
-Parameters are kept in the exact form of the formulas in DESIGN.md §1 (Wx, We,
+Parameters are kept in the exact form of the formulas in docs/design.md (Wx, We,
 Wi, b, norm, act) so that the fused Triton ops can take them unchanged.
 """
 

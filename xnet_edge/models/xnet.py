@@ -18,7 +18,7 @@ from .heads import DepthHead, SegmentationHead
 
 
 class XNet(nn.Module):
-    """×Net for dense prediction (DESIGN.md §1).
+    """×Net for dense prediction (this project's reading: docs/design.md).
 
     Args:
         config: the variant's configuration (see :class:`XNetConfig`).
