@@ -22,10 +22,8 @@ import numpy as np
 
 from .._deps import require
 from ..errors import UsageError
+from ..images import VIDEO_SUFFIXES, ImageReadError, bgr_to_rgb, list_images, read_rgb, skimage_photo
 from ..preprocess import preprocess, to_rgb_uint8
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 
 #: Real photos in scikit-image used for calibration (no download needed).
 BUILTIN_CALIBRATION = ("astronaut", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
@@ -69,16 +67,6 @@ class CalibrationSet:
         """JSON summary for the calibration report."""
         return {"source": self.source, "num_images": len(self), "seed": self.seed,
                 "fingerprint": self.fingerprint, "names": list(self.names)}
-
-
-def skimage_photo(name: str) -> np.ndarray:
-    """One scikit-image photo as HxWx3 uint8 (``motorcycle_left``/``_right``: the Middlebury pair)."""
-    import skimage.data as skdata
-
-    if name.startswith("motorcycle_"):
-        left, right, _ = skdata.stereo_motorcycle()
-        return left if name == "motorcycle_left" else right
-    return to_rgb_uint8(getattr(skdata, name)())
 
 
 def builtin_images(split: str = "calibration") -> list[tuple[str, np.ndarray]]:
@@ -128,34 +116,14 @@ def _sample(items: list, num: int, seed: int) -> list:
     return [items[i] for i in keep]
 
 
-def read_image(path: Union[str, os.PathLike]) -> np.ndarray:
-    """Read an image file as HxWx3 uint8 RGB.
-
-    Raises:
-        UsageError: the file cannot be decoded.
-    """
-    cv2 = require("cv2")
-    data = np.fromfile(str(path), dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if img is None:
-        raise UsageError(f"cannot decode image {path}")
-    if img.ndim == 3 and img.shape[2] == 3:
-        img = img[:, :, ::-1]
-    elif img.ndim == 3 and img.shape[2] == 4:
-        img = img[:, :, [2, 1, 0, 3]]
-    return to_rgb_uint8(img)
-
-
 def folder_images(folder: Union[str, os.PathLike], num_images: int, seed: int) -> list[tuple[str, np.ndarray]]:
-    """Images from a folder (jpg/png/bmp, any size), sampled with ``seed``; unreadable ones are skipped.
+    """Images from a folder and its sub-folders (any size), sampled with ``seed``; unreadable ones are skipped.
 
     Raises:
         UsageError: the folder holds no image files.
     """
     folder = Path(folder)
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise UsageError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+    files = list_images(folder, recursive=True, what="calibration images")
     order = list(np.random.default_rng(seed).permutation(len(files)))
     out = []
     for idx in order:  # seeded order; unreadable files are replaced by the next ones
@@ -163,8 +131,8 @@ def folder_images(folder: Union[str, os.PathLike], num_images: int, seed: int) -
             break
         path = files[idx]
         try:
-            out.append((str(path.relative_to(folder)), read_image(path)))
-        except UsageError as exc:
+            out.append((str(path.relative_to(folder)), read_rgb(path)))
+        except ImageReadError as exc:
             warnings.warn(f"skipping {path}: {exc}", CalibrationDataWarning, stacklevel=2)
     return sorted(out, key=lambda item: item[0])
 
@@ -191,7 +159,7 @@ def video_frames(path: Union[str, os.PathLike], num_images: int) -> list[tuple[s
         if index in wanted:
             ok, frame = cap.retrieve()
             if ok and frame is not None:
-                out.append((f"{Path(path).name}#{index}", np.ascontiguousarray(frame[:, :, ::-1])))
+                out.append((f"{Path(path).name}#{index}", bgr_to_rgb(frame)))
             else:
                 warnings.warn(f"skipping unreadable frame {index} of {path}", CalibrationDataWarning, stacklevel=2)
         index += 1

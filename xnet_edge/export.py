@@ -278,7 +278,7 @@ def set_contract_metadata(model_proto, config, input_size) -> None:
 
 def parity_inputs(input_size, mean, std, names: Sequence[str] = PARITY_IMAGES) -> tuple[list[str], np.ndarray]:
     """Real photos (scikit-image) preprocessed like the runtime: (names, (K, 3, H, W) float32)."""
-    from .calibration.data import skimage_photo
+    from .images import skimage_photo
 
     tensors = [preprocess(skimage_photo(n), input_size, mean, std)[0] for n in names]
     return list(names), np.concatenate(tensors)

@@ -6,12 +6,10 @@ import shutil
 import subprocess
 import tarfile
 
-import numpy as np
 import pytest
 
 from xnet_edge.cli import main
 from xnet_edge.engine.bundle import make_bundle, read_bundle
-from xnet_edge.engine.calibrator import list_images, read_rgb_images
 from xnet_edge.errors import UsageError
 
 
@@ -88,23 +86,3 @@ def test_bundle_refuses_builds_that_would_fail_on_the_device(tiny_onnx, tmp_path
     with pytest.raises(UsageError, match=message):
         make_bundle(tiny_onnx, out_path=out, **kwargs)
     assert not out.exists() and list(tmp_path.iterdir()) == []
-
-
-def test_calibration_images_are_listed_sorted_and_read_as_rgb(tmp_path):
-    import cv2
-
-    rgb = np.zeros((8, 10, 3), np.uint8)
-    rgb[..., 0] = 200  # red
-    for name in ("b.png", "a.jpg"):
-        cv2.imwrite(str(tmp_path / name), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    (tmp_path / "notes.txt").write_text("not an image")
-    files = list_images(tmp_path)
-    assert [p.name for p in files] == ["a.jpg", "b.png"]
-    png = next(read_rgb_images([tmp_path / "b.png"]))
-    assert png.shape == (8, 10, 3) and png[0, 0].tolist() == [200, 0, 0]
-    with pytest.raises(UsageError, match="no calibration images"):
-        list_images([])
-    with pytest.raises(UsageError, match="folder not found"):
-        list_images(tmp_path / "nothing")
-    with pytest.raises(UsageError, match="cannot read"):
-        list(read_rgb_images([tmp_path / "notes.txt"]))

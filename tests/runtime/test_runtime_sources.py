@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from xnet_edge.errors import UsageError, XnetEdgeError
+from xnet_edge.errors import UsageError
 from xnet_edge.runtime import sources
-from xnet_edge.runtime.sources import FrameSource, SourceError, list_images, parse_camera, read_image
+from xnet_edge.runtime.sources import FrameSource, SourceError, parse_camera
 
 
 def _write(path, image):
@@ -16,42 +16,9 @@ def _write(path, image):
     return path
 
 
-def test_list_images(tmp_path):
-    for name in ("b.png", "a.jpg", "notes.txt"):
-        (tmp_path / name).write_bytes(b"x")
-    assert [p.name for p in list_images(str(tmp_path))] == ["a.jpg", "b.png"]
-    assert [p.name for p in list_images(str(tmp_path / "*.png"))] == ["b.png"]
-    with pytest.raises(UsageError, match="no files match"):
-        list_images(str(tmp_path / "*.exr"))
-    with pytest.raises(UsageError, match="not found"):
-        list_images(str(tmp_path / "missing.png"))
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(UsageError, match="no images"):
-        list_images(str(tmp_path / "empty"))
-
-
-def test_read_image_kinds(tmp_path):
-    bgr = np.zeros((4, 5, 3), np.uint8)
-    bgr[..., 0] = 200  # blue in OpenCV's order
-    rgb, note = read_image(_write(tmp_path / "c.png", bgr), cv2)
-    assert note is None and rgb[0, 0].tolist() == [0, 0, 200]
-    bgra = np.dstack([bgr, np.full((4, 5), 9, np.uint8)])
-    assert read_image(_write(tmp_path / "a.png", bgra), cv2)[0][0, 0].tolist() == [0, 0, 200, 9]
-    gray = read_image(_write(tmp_path / "g.png", np.full((4, 5), 77, np.uint8)), cv2)[0]
-    assert gray.shape == (4, 5)
-    deep = read_image(_write(tmp_path / "d.png", np.full((4, 5), 40000, np.uint16)), cv2)[0]
-    assert deep.dtype == np.uint16
-    (tmp_path / "empty.png").write_bytes(b"")
-    with pytest.raises(XnetEdgeError, match="empty file"):
-        read_image(tmp_path / "empty.png", cv2)
-    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8\xff garbage")
-    with pytest.raises(XnetEdgeError, match="cannot decode"):
-        read_image(tmp_path / "bad.jpg", cv2)
-
-
 def test_large_images_are_downscaled(tmp_path, monkeypatch):
     monkeypatch.setattr(sources, "MAX_SIDE", 32)
-    image, note = read_image(_write(tmp_path / "big.png", np.zeros((40, 100, 3), np.uint8)), cv2)
+    image, note = sources.limit_size(np.zeros((40, 100, 3), np.uint8), cv2)
     assert image.shape == (13, 32, 3) and "downscaled from 100x40 to 32x13" in note
 
 

@@ -13,8 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .._deps import require
-from ..errors import MissingDependencyError, UsageError
+from ..errors import UsageError
+from ..images import skimage_photo
 from ..preprocess import resize_bilinear, to_rgb_uint8
 
 #: scikit-image photos used by default (all real RGB photographs, no download needed).
@@ -22,26 +22,6 @@ DEFAULT_PHOTOS = ("chelsea", "coffee", "rocket", "astronaut", "motorcycle_left",
                   "hubble_deep_field", "immunohistochemistry")
 #: default frame size (H, W): VGA, what most robot cameras stream.
 DEFAULT_FRAME_SIZE = (480, 640)
-
-
-def load_photo(name: str) -> np.ndarray:
-    """One scikit-image photo as HxWx3 uint8 (``motorcycle_left/right``: the Middlebury 2014 pair).
-
-    Raises:
-        UsageError: unknown name.
-        MissingDependencyError: scikit-image is not installed.
-    """
-    try:
-        skdata = require("skimage.data")
-    except MissingDependencyError:
-        raise MissingDependencyError("skimage", None, "pip install scikit-image (benchmark photos)") from None
-    if name in ("motorcycle_left", "motorcycle_right"):
-        left, right, _ = skdata.stereo_motorcycle()
-        return to_rgb_uint8(left if name == "motorcycle_left" else right)
-    loader = getattr(skdata, name, None)
-    if loader is None or not callable(loader):
-        raise UsageError(f"unknown scikit-image photo {name!r}")
-    return to_rgb_uint8(loader())
 
 
 def center_crop_to_aspect(image: np.ndarray, aspect: float) -> np.ndarray:
@@ -78,4 +58,4 @@ def benchmark_frames(frame_size: Sequence[int] = DEFAULT_FRAME_SIZE,
     """
     if not names:
         raise UsageError("at least one benchmark image is needed")
-    return [(name, to_frame(load_photo(name), frame_size)) for name in names]
+    return [(name, to_frame(skimage_photo(name), frame_size)) for name in names]

@@ -1,6 +1,7 @@
-"""File formats used by the depth datasets: RGB images, 16-bit depth PNGs, PFM, Middlebury calib.txt.
+"""File formats used by the depth datasets: 16-bit depth PNGs, PFM, Middlebury calib.txt, RGB output.
 
-OpenCV (``cv2``) is imported inside the functions that read or write PNG/JPEG.
+RGB images are read by :func:`xnet_edge.images.read_rgb`. OpenCV (``cv2``) is
+imported inside the functions that read or write PNG/JPEG.
 """
 
 from __future__ import annotations
@@ -14,24 +15,9 @@ import numpy as np
 from .._deps import require
 from ..errors import UsageError, XnetEdgeError
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff")
-
 
 class DataFormatError(XnetEdgeError):
     """A dataset file exists but cannot be read or has the wrong layout."""
-
-
-def read_rgb(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as HxWx3 uint8 RGB.
-
-    Raises:
-        DataFormatError: the file is missing or not an image OpenCV can decode.
-    """
-    cv2 = require("cv2")
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise DataFormatError(f"cannot read image {path}")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
 def read_depth_png(path: str | os.PathLike, scale: float) -> np.ndarray:

@@ -17,8 +17,9 @@ import numpy as np
 
 from .._deps import require
 from ..errors import UsageError
+from ..images import read_rgb
 from .base import DepthDataset
-from .formats import DataFormatError, disparity_to_depth, read_middlebury_calib, read_pfm, read_rgb
+from .formats import DataFormatError, disparity_to_depth, read_middlebury_calib, read_pfm
 
 #: Calibration of skimage's Motorcycle (Middlebury 2014, full-resolution values divided by 4).
 MOTORCYCLE_FOCAL_PX = 994.978

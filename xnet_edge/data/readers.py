@@ -15,8 +15,9 @@ import numpy as np
 
 from .._deps import require
 from ..errors import UsageError
+from ..images import IMAGE_SUFFIXES, read_rgb
 from .base import KITTI_GARG_CROP, NYU_EIGEN_CROP, DepthDataset
-from .formats import IMAGE_EXTENSIONS, DataFormatError, read_depth_png, read_rgb
+from .formats import DataFormatError, read_depth_png
 
 #: Units per metre of the depth PNGs each layout stores.
 NYU_PNG_SCALE = 1000.0  # millimetres
@@ -273,7 +274,7 @@ class DepthFolder(PairedFiles):
             return []
         depth_by_stem = {p.stem: p for p in depth_dir.iterdir() if p.suffix in (".png", ".npy")}
         return [(p, depth_by_stem[p.stem]) for p in sorted(rgb_dir.iterdir())
-                if p.suffix.lower() in IMAGE_EXTENSIONS and p.stem in depth_by_stem]
+                if p.suffix.lower() in IMAGE_SUFFIXES and p.stem in depth_by_stem]
 
     @staticmethod
     def _flat_pairs(root: Path):
@@ -281,7 +282,7 @@ class DepthFolder(PairedFiles):
         for depth in sorted(list(root.glob("*_depth.png")) + list(root.glob("*_depth.npy"))):
             prefix = depth.name[: -len("_depth") - len(depth.suffix)]
             rgb = _first_existing(root / f"{prefix}{tag}{ext}" for tag in ("_rgb", "_color", "")
-                                  for ext in IMAGE_EXTENSIONS)
+                                  for ext in IMAGE_SUFFIXES)
             if rgb is not None:
                 pairs.append((rgb, depth))
         return pairs

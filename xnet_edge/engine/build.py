@@ -271,14 +271,15 @@ def _build_tensorrt(info, profile, out, preprocessing, *, precision, dla, worksp
 def _calibrator(plan, tmp: Path, info, preprocessing, calibration_cache, calibration_images):
     if plan.int8_source not in ("calibration-cache", "calibrator"):
         return None
-    from .calibrator import image_batches, list_images, make_entropy_calibrator, read_rgb_images
+    from ..images import list_images, read_rgb
+    from .calibrator import image_batches, make_entropy_calibrator
 
     if plan.int8_source == "calibration-cache":
         shutil.copyfile(calibration_cache, tmp / CACHE_NAME)
         return make_entropy_calibrator(tmp / CACHE_NAME)
-    files = list_images(calibration_images)
+    files = list_images(calibration_images, what="calibration images")
     shape = plan.input_shape
-    batches = image_batches(read_rgb_images(files), preprocessing["input_size"], preprocessing["mean"],
+    batches = image_batches((read_rgb(p) for p in files), preprocessing["input_size"], preprocessing["mean"],
                             preprocessing["std"], batch_size=int(shape[0]))
     return make_entropy_calibrator(tmp / CACHE_NAME, batches, batch_shape=shape)
 

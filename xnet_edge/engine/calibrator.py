@@ -22,26 +22,6 @@ from ..errors import MissingDependencyError, UsageError
 from ..io_utils import write_bytes_atomic
 from ..preprocess import preprocess
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-
-
-def list_images(folder_or_files: str | os.PathLike | Sequence[str | os.PathLike]) -> list[Path]:
-    """Image files from a folder (sorted) or an explicit list.
-
-    Raises:
-        UsageError: the folder does not exist or holds no images.
-    """
-    if isinstance(folder_or_files, (str, os.PathLike)):
-        folder = Path(folder_or_files)
-        if not folder.is_dir():
-            raise UsageError(f"calibration image folder not found: {folder}")
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    else:
-        files = [Path(p) for p in folder_or_files]
-    if not files:
-        raise UsageError(f"no calibration images ({', '.join(IMAGE_SUFFIXES)}) in {folder_or_files}")
-    return files
-
 
 def image_batches(images: Iterable[np.ndarray], network_hw: Sequence[int], mean, std,
                   batch_size: int) -> Iterator[np.ndarray]:
@@ -67,20 +47,6 @@ def image_batches(images: Iterable[np.ndarray], network_hw: Sequence[int], mean,
         if len(pending) == batch_size:
             yield np.ascontiguousarray(np.stack(pending), dtype=np.float32)
             pending = []
-
-
-def read_rgb_images(paths: Iterable[Path]) -> Iterator[np.ndarray]:
-    """Read image files as HxWx3 RGB uint8 arrays (OpenCV).
-
-    Raises:
-        UsageError: a file cannot be decoded.
-    """
-    cv2 = require("cv2")
-    for path in paths:
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise UsageError(f"cannot read calibration image {path}")
-        yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 class _DeviceBuffer:

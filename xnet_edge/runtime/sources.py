@@ -1,6 +1,6 @@
 """Frame sources for ``xnet-edge infer``: an image, a folder, a glob, a video file or a camera.
 
-Frames are decoded with OpenCV (imported when a source opens) and handed out as RGB
+Frames are decoded with OpenCV (:mod:`xnet_edge.images`; imported when a source opens) and handed out as RGB
 (or gray / RGBA / 16-bit as stored; :func:`xnet_edge.preprocess.to_rgb_uint8` converts).
 A frame that cannot be decoded comes out with ``error`` set instead of raising, so one
 bad file in a folder is reported and skipped. Sources never hold more than one frame.
@@ -8,21 +8,18 @@ bad file in a folder is reported and skipped. Sources never hold more than one f
 
 from __future__ import annotations
 
-import glob as globlib
 import re
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator, Optional
 
 import numpy as np
 
 from .._deps import require
 from ..errors import UsageError, XnetEdgeError
+from ..images import VIDEO_SUFFIXES, bgr_to_rgb, list_images, read_image
 from ..preprocess import MAX_SIDE, fit_size
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm", ".pbm")
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts")
 #: consecutive failed reads after which a camera counts as stopped
 CAMERA_RETRIES = 20
 CAMERA_RETRY_SLEEP_S = 0.05
@@ -67,41 +64,6 @@ def parse_camera(spec: str) -> Optional[int]:
     return int(m.group(1))
 
 
-def is_glob(spec: str) -> bool:
-    return any(ch in spec for ch in "*?[")
-
-
-def list_images(spec: str) -> list[Path]:
-    """The image files a path, folder or glob names, sorted.
-
-    Raises:
-        UsageError: nothing exists there, or no image files were found.
-    """
-    if is_glob(spec):
-        files = sorted(Path(p) for p in globlib.glob(spec, recursive=True) if Path(p).is_file())
-        if not files:
-            raise UsageError(f"no files match {spec!r}")
-        return files
-    path = Path(spec)
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise UsageError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {path}")
-        return files
-    if not path.exists():
-        raise UsageError(f"input not found: {path}")
-    return [path]
-
-
-def to_rgb_order(image: np.ndarray, cv2) -> np.ndarray:
-    """OpenCV's BGR / BGRA -> RGB / RGBA; gray images are returned as they are."""
-    if image.ndim == 3 and image.shape[2] == 3:
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-    if image.ndim == 3 and image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
-    return image
-
-
 def limit_size(image: np.ndarray, cv2, max_side: Optional[int] = None) -> tuple[np.ndarray, Optional[str]]:
     """Downscale an image whose longer side exceeds ``max_side`` (default :data:`MAX_SIDE`, area filter).
 
@@ -114,32 +76,6 @@ def limit_size(image: np.ndarray, cv2, max_side: Optional[int] = None) -> tuple[
         return image, None
     nh, nw = fit_size((h, w), (max_side, max_side))
     return cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA), f"downscaled from {w}x{h} to {nw}x{nh}"
-
-
-def read_image(path: Path, cv2) -> tuple[np.ndarray, Optional[str]]:
-    """Decode an image file (any bit depth / channel count) to RGB order.
-
-    Returns:
-        (image, note) — note says if it was downscaled.
-
-    Raises:
-        XnetEdgeError: empty, unreadable or not a decodable image.
-    """
-    try:
-        data = np.fromfile(str(path), dtype=np.uint8)
-    except OSError as exc:
-        raise XnetEdgeError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if data.size == 0:
-        raise XnetEdgeError(f"{path} is an empty file")
-    try:
-        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    except cv2.error as exc:
-        raise XnetEdgeError(f"cannot decode {path}: {str(exc).strip().splitlines()[-1]}") from None
-    if image is None:
-        raise XnetEdgeError(f"cannot decode {path}: not an image or corrupt")
-    if image.size == 0 or min(image.shape[:2]) == 0:
-        raise XnetEdgeError(f"{path} has zero size {image.shape}")
-    return limit_size(to_rgb_order(image, cv2), cv2)
 
 
 class FrameSource:
@@ -208,7 +144,7 @@ class FrameSource:
     def _image_frames(self) -> Iterator[Frame]:
         for index, path in enumerate(self._files):
             try:
-                image, note = read_image(path, self._cv2)
+                image, note = limit_size(read_image(path), self._cv2)
                 yield Frame(index, path.stem, str(path), image=image, note=note)
             except XnetEdgeError as exc:
                 yield Frame(index, path.stem, str(path), error=str(exc))
@@ -219,7 +155,7 @@ class FrameSource:
             ok, image = self._capture.read()
             if not ok or image is None:  # end of the video (or its undecodable tail)
                 break
-            image, note = limit_size(to_rgb_order(image, self._cv2), self._cv2)
+            image, note = limit_size(bgr_to_rgb(image), self._cv2)
             yield Frame(index, f"{self._video.stem}_{index:06d}", f"{self._video}#{index}", image=image, note=note)
             index += 1
         if self.total and index < self.total:
@@ -237,7 +173,7 @@ class FrameSource:
                 time.sleep(CAMERA_RETRY_SLEEP_S)
                 continue
             failures = 0
-            image, note = limit_size(to_rgb_order(image, self._cv2), self._cv2)
+            image, note = limit_size(bgr_to_rgb(image), self._cv2)
             yield Frame(index, f"camera{self.camera}_{index:06d}", f"camera:{self.camera}#{index}", image=image,
                         note=note)
             index += 1
