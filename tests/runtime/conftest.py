@@ -39,14 +39,15 @@ def export_onnx(model, path: Path) -> Path:
     import onnx
     import torch
 
-    from xnet_edge.export import prepare_for_export, set_contract_metadata
+    from xnet_edge.export import output_name, prepare_for_export, set_contract_metadata
 
     prepared = prepare_for_export(model)
     example = torch.zeros(1, 3, *model.config.input_size)
+    out = output_name(model.config.task)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(prepared, (example,), str(path), input_names=["image"], output_names=["depth"],
-                          dynamic_axes={"image": {0: "batch"}, "depth": {0: "batch"}}, opset_version=17,
+        torch.onnx.export(prepared, (example,), str(path), input_names=["image"], output_names=[out],
+                          dynamic_axes={"image": {0: "batch"}, out: {0: "batch"}}, opset_version=17,
                           dynamo=False)
     proto = onnx.load(str(path))
     set_contract_metadata(proto, model.config, model.config.input_size)
@@ -67,6 +68,25 @@ def tiny_model():
 @pytest.fixture(scope="session")
 def tiny_onnx(tiny_model, tmp_path_factory) -> Path:
     return export_onnx(tiny_model, tmp_path_factory.mktemp("onnx") / "tiny.onnx")
+
+
+@pytest.fixture(scope="session")
+def tiny_seg_onnx(tmp_path_factory, randomize_norms) -> Path:
+    """test_xnet_effnet_seg (5 classes) with moved BatchNorm statistics, exported per the contract.
+
+    The head's biases are centred on a random image's mean logits, so that every class wins
+    somewhere (a random head otherwise predicts one class everywhere).
+    """
+    import torch
+
+    import xnet_edge
+
+    torch.manual_seed(3)
+    model = randomize_norms(xnet_edge.create_model("test_xnet_effnet_seg").eval())
+    with torch.no_grad():
+        model.head.proj.bias -= model(torch.randn(1, 3, *model.config.input_size)).mean(dim=(0, 2, 3))
+        model.head.proj.weight *= 10.0
+    return export_onnx(model, tmp_path_factory.mktemp("seg") / "seg.onnx")
 
 
 @pytest.fixture(scope="session")

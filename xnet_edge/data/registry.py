@@ -95,18 +95,25 @@ def _number(value, what: str) -> float:
         raise UsageError(f"{what} must be a number, got {value!r}") from None
 
 
-def parse_dataset_spec(spec: str) -> tuple[str, str, dict]:
+def parse_dataset_spec(spec: str, kinds: tuple[str, ...] = DATASET_KINDS) -> tuple[str, str, dict]:
     """Split ``"KIND:PATH?a=1&b=2"`` into (kind, path, options).
+
+    Args:
+        spec: the dataset string.
+        kinds: the kinds allowed (default: the depth kinds :func:`open_dataset` reads).
 
     Raises:
         UsageError: empty spec, unknown kind or a malformed option.
     """
     text = str(spec).strip()
-    kind, _, rest = text.partition(":")
+    colon, query = text.find(":"), text.find("?")
+    cut = query if query >= 0 and (colon < 0 or query < colon) else colon  # "motorcycle?crop=none"
+    kind, rest = (text, "") if cut < 0 else (text[:cut], text[cut + (cut == colon):])
     kind = kind.strip().lower()
-    if kind not in _OPENERS:
+    if kind not in kinds:
+        example = "nyu:/data/nyu_depth_v2_labeled.mat" if kinds == DATASET_KINDS else f"{kinds[0]}:DIR"
         raise UsageError(f"unknown dataset kind {kind!r} in {spec!r}: use one of "
-                         f"{', '.join(DATASET_KINDS)} (KIND:PATH, e.g. nyu:/data/nyu_depth_v2_labeled.mat)")
+                         f"{', '.join(kinds)} (KIND:PATH, e.g. {example})")
     path, _, query = rest.partition("?")
     try:
         options = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))

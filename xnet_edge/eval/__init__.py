@@ -1,16 +1,19 @@
-"""Accuracy evaluation: depth and segmentation metrics and an evaluation loop (numpy only at import).
+"""Accuracy evaluation: depth and segmentation metrics and evaluation loops (numpy only at import).
 
     from xnet_edge.eval import depth_metrics, evaluate
     depth_metrics(pred, gt, max_depth=10.0, align="median")  # -> {"abs_rel": ..., "d1": ..., ...}
     evaluate(runtime, open_dataset("motorcycle"), align="median").metrics
+    evaluate_segmentation(seg_runtime, open_segmentation_dataset("voc"), num_classes=21).metrics
 """
 
 from .evaluate import TABLE_COLUMNS, EvalReport, evaluate
 from .metrics import (ALIGN_MODES, DEPTH_METRIC_KEYS, HIGHER_IS_BETTER, IGNORE_INDEX, ConfusionMeter,
                       confusion_matrix, depth_metrics, fit_alignment, iou_from_confusion, mean_metrics, miou,
                       per_class_iou, pixel_accuracy, segmentation_scores, valid_depth_mask)
+from .seg_evaluate import SEG_TABLE_COLUMNS, SegEvalReport, evaluate_segmentation
 
 __all__ = ["depth_metrics", "fit_alignment", "valid_depth_mask", "mean_metrics", "confusion_matrix",
            "per_class_iou", "miou", "pixel_accuracy", "iou_from_confusion", "segmentation_scores",
-           "ConfusionMeter", "IGNORE_INDEX", "evaluate", "EvalReport", "TABLE_COLUMNS",
+           "ConfusionMeter", "IGNORE_INDEX", "evaluate", "evaluate_segmentation", "SegEvalReport",
+           "SEG_TABLE_COLUMNS", "EvalReport", "TABLE_COLUMNS",
            "ALIGN_MODES", "DEPTH_METRIC_KEYS", "HIGHER_IS_BETTER"]

@@ -13,8 +13,19 @@ from ..errors import UsageError, XnetEdgeError
 from .metrics import ALIGN_MODES, DEPTH_METRIC_KEYS, depth_metrics, mean_metrics
 
 
+class JsonReport:
+    """``to_dict`` for the report dataclasses of the evaluation loops."""
+
+    def to_dict(self, per_image: bool = True) -> dict:
+        """JSON-ready dict (``per_image`` dropped when False)."""
+        out = asdict(self)
+        if not per_image:
+            out.pop("per_image")
+        return out
+
+
 @dataclass
-class EvalReport:
+class EvalReport(JsonReport):
     """What :func:`evaluate` measured.
 
     Attributes:
@@ -34,13 +45,6 @@ class EvalReport:
     metrics: dict
     seconds_per_image: float
     per_image: list = field(default_factory=list)
-
-    def to_dict(self, per_image: bool = True) -> dict:
-        """JSON-ready dict (``per_image`` dropped when False)."""
-        out = asdict(self)
-        if not per_image:
-            out.pop("per_image")
-        return out
 
     def table_row(self) -> dict:
         """One row of formatted numbers for :func:`xnet_edge.cli.common.print_table`."""

@@ -221,15 +221,25 @@ class ConfusionMeter:
     Args:
         num_classes: classes counted; ground truth outside ``[0, num_classes)`` is skipped.
         ignore_index: ground-truth id to skip.
+        grow: widen the matrix to any larger id in prediction or ground truth instead (a
+            dataset's classes need not be known in advance; ids one side never uses count as errors).
     """
 
-    def __init__(self, num_classes: int, ignore_index: Optional[int] = IGNORE_INDEX):
+    def __init__(self, num_classes: int, ignore_index: Optional[int] = IGNORE_INDEX, grow: bool = False):
         self.num_classes = int(num_classes)
         self.ignore_index = ignore_index
+        self.grow = grow
         self.matrix = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
 
     def update(self, pred, gt) -> np.ndarray:
         """Add one prediction (or a batch); returns that sample's own confusion matrix."""
+        if self.grow:
+            gt = np.asarray(gt)
+            counted = gt[gt != self.ignore_index] if self.ignore_index is not None else gt
+            largest = max(int(np.max(pred, initial=0)), int(np.max(counted, initial=0))) + 1
+            if largest > self.num_classes:
+                self.matrix = np.pad(self.matrix, (0, largest - self.num_classes))
+                self.num_classes = largest
         cm = confusion_matrix(pred, gt, self.num_classes, self.ignore_index)
         self.matrix += cm
         return cm

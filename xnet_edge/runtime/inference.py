@@ -20,7 +20,8 @@ from typing import Any, Iterable, Mapping, Optional, Protocol, Sequence
 
 import numpy as np
 
-from .outputs import DEFAULT_FORMATS, Intrinsics, OutputWriter, parse_formats, parse_intrinsics, parse_range
+from ..errors import UsageError
+from .outputs import Intrinsics, OutputWriter, parse_formats, parse_intrinsics, parse_range
 from .pipeline import StreamSummary, run_stream
 from .sources import Frame, FrameSource
 
@@ -74,27 +75,30 @@ def _as_intrinsics(value) -> Optional[Intrinsics]:
     return Intrinsics(*map(float, value))
 
 
-def open_writer(output, formats="npy,png16,color", intrinsics=None, colormap: str = "turbo",
-                depth_range=None, with_input: bool = True) -> Optional[OutputWriter]:
+def open_writer(output, formats=None, intrinsics=None, colormap: str = "turbo",
+                depth_range=None, with_input: bool = True, overlay: bool = False) -> Optional[OutputWriter]:
     """The file writer for :func:`infer`'s options (None without an output folder).
 
-    Strings are parsed as on the command line (``"npy,png16"``, ``"fx,fy,cx,cy"``, ``"near,far"``).
+    Strings are parsed as on the command line (``"npy,png16"``, ``"fx,fy,cx,cy"``, ``"near,far"``);
+    ``formats=None`` leaves the choice to the model's task (:meth:`OutputWriter.bind`).
 
     Raises:
         UsageError: a bad format list, intrinsics, depth range or colormap, or ply without intrinsics.
     """
     if output is None:
         return None
-    formats = parse_formats(formats) if isinstance(formats, str) else parse_formats(",".join(formats))
+    if formats is not None:
+        formats = parse_formats(formats if isinstance(formats, str) else ",".join(formats))
     depth_range = parse_range(depth_range) if isinstance(depth_range, str) or depth_range is None \
         else tuple(map(float, depth_range))
     return OutputWriter(output, formats, _as_intrinsics(intrinsics), colormap=colormap,
-                        depth_range=depth_range, with_input=with_input)
+                        depth_range=depth_range, with_input=with_input, overlay=overlay)
 
 
 def infer(artifact: Any, inputs: Any, output: Optional[str | Path] = None, *,
-          formats: str | Sequence[str] = DEFAULT_FORMATS, intrinsics: Any = None, colormap: str = "turbo",
-          depth_range: Any = None, with_input: bool = True, gt: Optional[str | Path] = None,
+          formats: Optional[str | Sequence[str]] = None, intrinsics: Any = None, colormap: str = "turbo",
+          depth_range: Any = None, with_input: bool = True, overlay: bool = False,
+          gt: Optional[str | Path] = None,
           max_frames: Optional[int] = None, queue_size: int = 4, progress: bool = False,
           sinks: Sequence[ResultSink] = (), runtime_options: Optional[Mapping[str, Any]] = None) -> InferResult:
     """Run a model over a stream of frames and write the results.
@@ -109,10 +113,13 @@ def infer(artifact: Any, inputs: Any, output: Optional[str | Path] = None, *,
             or an iterable of :class:`~.sources.Frame` (its ``total``, ``kind``, ``notes`` and
             ``close()`` are used when present).
         output: folder for the files (None: no files).
-        formats: ``npy``, ``png16``, ``color``, ``ply`` (a list or a comma-separated string).
+        formats: a list or a comma-separated string; depth models: ``npy``, ``png16``, ``color``,
+            ``ply`` (default the first three); segmentation models: ``labels``, ``labels-npy``,
+            ``seg-color`` (default all three).
         intrinsics: fx, fy, cx, cy (for ``ply``): an :class:`~.outputs.Intrinsics`, 4 numbers or a string.
         colormap, depth_range, with_input: the ``color`` output's colormap, fixed (near, far) range
             (per-frame percentiles when None) and whether the input is shown beside it.
+        overlay: segmentation: ``seg-color`` blends the palette over the input.
         gt: ground truth to score against (see :class:`~.groundtruth.GroundTruthScorer`).
         max_frames: stop after this many frames (spec inputs).
         queue_size: frames buffered between stages (bounds memory).
@@ -130,7 +137,7 @@ def infer(artifact: Any, inputs: Any, output: Optional[str | Path] = None, *,
     """
     from .runtime import Runtime
 
-    writer = open_writer(output, formats, intrinsics, colormap, depth_range, with_input)
+    writer = open_writer(output, formats, intrinsics, colormap, depth_range, with_input, overlay)
     source = FrameSource(str(inputs), max_frames) if isinstance(inputs, (str, Path)) else inputs
     try:
         scorer = None
@@ -142,8 +149,7 @@ def infer(artifact: Any, inputs: Any, output: Optional[str | Path] = None, *,
         own = not isinstance(artifact, Runtime)
         runtime = Runtime(artifact, **dict(runtime_options or {})) if own else artifact
         try:
-            if scorer is not None:
-                scorer.max_depth = runtime.max_depth
+            _fit_to_task(runtime, writer, scorer)
             consumers = ([_FileSink(writer)] if writer else []) + ([_ScoreSink(scorer)] if scorer else []) \
                 + list(sinks)
             summary = _stream(runtime, source, consumers, queue_size, progress)
@@ -158,6 +164,17 @@ def infer(artifact: Any, inputs: Any, output: Optional[str | Path] = None, *,
     summary.notes.extend(getattr(source, "notes", []))
     return InferResult(summary, info, scorer.report() if scorer is not None else None,
                        Path(output) if output is not None else None)
+
+
+def _fit_to_task(runtime, writer: Optional[OutputWriter], scorer) -> None:
+    """Match the writer's formats and the scorer to what the model predicts (depth or class ids)."""
+    if writer is not None:
+        writer.bind(runtime.task, runtime.num_classes)
+    if scorer is not None and runtime.task == "segmentation":
+        raise UsageError("--gt scores depth; for a segmentation model use xnet-edge eval --dataset "
+                         "folder:DIR (images + label PNGs)")
+    if scorer is not None:
+        scorer.max_depth = runtime.max_depth
 
 
 class _FileSink:

@@ -1,4 +1,8 @@
-"""Depth outputs: ``.npy`` metres, 16-bit PNG millimetres, colorized PNG, ``.ply`` point cloud.
+"""Inference outputs.
+
+Depth models: ``.npy`` metres, 16-bit PNG millimetres, colorized PNG, ``.ply`` point cloud.
+Segmentation models: class-id PNG (8-bit up to 256 classes, else 16-bit), ``.npy`` of the ids,
+and a colour PNG through a fixed palette (optionally blended over the input).
 
 Every file is written through a temporary file and a rename, so an interrupted run never
 leaves half a file. OpenCV encodes the PNGs and matplotlib provides the colormaps; both
@@ -21,6 +25,10 @@ from ..io_utils import write_bytes_atomic
 
 FORMATS = ("npy", "png16", "color", "ply")
 DEFAULT_FORMATS = ("npy", "png16", "color")
+#: segmentation outputs: ``<stem>_labels.png``, ``<stem>_labels.npy``, ``<stem>_seg_color.png``
+SEGMENTATION_FORMATS = ("labels", "labels-npy", "seg-color")
+#: weight of the palette colour when ``overlay`` blends it over the input
+OVERLAY_ALPHA = 0.5
 #: the largest depth a 16-bit millimetre PNG can hold
 PNG16_MAX_M = 65.535
 
@@ -36,15 +44,19 @@ class Intrinsics:
 
 
 def parse_formats(text: str) -> tuple[str, ...]:
-    """``"npy,png16"`` -> ("npy", "png16").
+    """``"npy,png16"`` -> ("npy", "png16"); depth and segmentation format names are accepted.
 
     Raises:
-        UsageError: unknown or empty format list.
+        UsageError: unknown or empty format list, or depth and segmentation formats mixed.
     """
     names = tuple(dict.fromkeys(f.strip().lower() for f in str(text).split(",") if f.strip()))
-    unknown = [f for f in names if f not in FORMATS]
+    unknown = [f for f in names if f not in FORMATS + SEGMENTATION_FORMATS]
     if not names or unknown:
-        raise UsageError(f"bad --format {text!r}: choose from {', '.join(FORMATS)} (comma-separated)")
+        raise UsageError(f"bad --format {text!r}: choose from {', '.join(FORMATS)} (depth models) or "
+                         f"{', '.join(SEGMENTATION_FORMATS)} (segmentation models), comma-separated")
+    if set(names) & set(FORMATS) and set(names) & set(SEGMENTATION_FORMATS):
+        raise UsageError(f"bad --format {text!r}: mixes depth ({', '.join(FORMATS)}) and segmentation "
+                         f"({', '.join(SEGMENTATION_FORMATS)}) outputs")
     return names
 
 
@@ -175,6 +187,61 @@ def ply_bytes(points: np.ndarray, colors: Optional[np.ndarray] = None) -> bytes:
     return ("\n".join(header) + "\n").encode("ascii") + vertices.tobytes()
 
 
+def label_dtype(num_classes: Optional[int]) -> np.dtype:
+    """uint8 for up to 256 classes, else uint16 (the PNG and ``.npy`` of class ids)."""
+    return np.dtype(np.uint8) if num_classes is not None and num_classes <= 256 else np.dtype(np.uint16)
+
+
+def labels_array(labels: np.ndarray, num_classes: Optional[int]) -> np.ndarray:
+    """Class ids as the smallest unsigned type that holds ``num_classes`` (see :func:`label_dtype`).
+
+    Raises:
+        XnetEdgeError: an id that does not fit (negative, or beyond the type).
+    """
+    ids = np.asarray(labels)
+    dtype = label_dtype(num_classes)
+    if ids.size and (ids.min() < 0 or ids.max() > np.iinfo(dtype).max):
+        raise XnetEdgeError(f"class ids {int(ids.min())}..{int(ids.max())} do not fit a {dtype.name} label image")
+    return ids.astype(dtype)
+
+
+def palette(count: int) -> np.ndarray:
+    """A fixed (count, 3) uint8 RGB palette: class 0 black, neighbours far apart.
+
+    The bits of the class id are dealt out to R, G and B from the most significant colour bit
+    down (the PASCAL VOC colour map), so the colours never depend on the model or the image.
+    """
+    ids = np.arange(count, dtype=np.int64)
+    rgb = np.zeros((count, 3), dtype=np.int64)
+    for shift in range(7, -1, -1):
+        for channel in range(3):
+            rgb[:, channel] |= ((ids >> channel) & 1) << shift
+        ids = ids >> 3
+    return rgb.astype(np.uint8)
+
+
+def colorize_labels(labels: np.ndarray, image: Optional[np.ndarray] = None,
+                    alpha: float = OVERLAY_ALPHA) -> np.ndarray:
+    """Class ids -> HxWx3 uint8 RGB through :func:`palette`, blended over ``image`` when given.
+
+    Args:
+        labels: (H, W) non-negative class ids.
+        image: the input (any kind :func:`~xnet_edge.preprocess.to_rgb_uint8` takes); resized to
+            the labels when its size differs.
+        alpha: weight of the palette colour in the blend.
+    """
+    ids = np.asarray(labels, dtype=np.int64)
+    color = palette(int(ids.max()) + 1 if ids.size else 1)[ids]
+    if image is None:
+        return color
+    from ..preprocess import resize_bilinear, to_rgb_uint8
+
+    rgb = to_rgb_uint8(image).astype(np.float32)
+    if rgb.shape[:2] != ids.shape:
+        rgb = resize_bilinear(rgb, ids.shape)
+    return np.clip((1.0 - alpha) * rgb + alpha * color + 0.5, 0, 255).astype(np.uint8)
+
+
 def encode_png(image: np.ndarray) -> bytes:
     """PNG bytes of an RGB uint8 or single-channel uint8/uint16 array (OpenCV encoder)."""
     cv2 = require("cv2")
@@ -186,43 +253,108 @@ def encode_png(image: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
+def npy_bytes(array: np.ndarray) -> bytes:
+    """The ``.npy`` file of an array, as bytes (to write atomically)."""
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
 class OutputWriter:
     """Writes the requested outputs of one frame into a folder.
 
+    Depth formats (:data:`FORMATS`) or segmentation formats (:data:`SEGMENTATION_FORMATS`);
+    which applies is fixed by the formats given or, when ``formats`` is None, by
+    :meth:`bind` once the model's task is known.
+
     Args:
         folder: output folder (created when the first file is written).
-        formats: any of :data:`FORMATS`.
+        formats: depth formats, segmentation formats, or None (the task's defaults).
         intrinsics: needed for "ply".
         colormap: matplotlib colormap for "color".
         depth_range: fixed (near, far) for "color"; per-frame percentiles when None.
         with_input: put the input image left of the colorized depth.
+        overlay: "seg-color" blends the palette over the input instead of the bare palette.
+        num_classes: segmentation classes (sets the label image's bit depth; see :meth:`bind`).
 
     Raises:
-        UsageError: "ply" without intrinsics.
+        UsageError: "ply" without intrinsics, or a bad colormap.
     """
 
-    def __init__(self, folder: str | Path, formats: Sequence[str] = DEFAULT_FORMATS,
+    def __init__(self, folder: str | Path, formats: Optional[Sequence[str]] = DEFAULT_FORMATS,
                  intrinsics: Optional[Intrinsics] = None, colormap: str = "turbo",
-                 depth_range: Optional[tuple[float, float]] = None, with_input: bool = True):
+                 depth_range: Optional[tuple[float, float]] = None, with_input: bool = True,
+                 overlay: bool = False, num_classes: Optional[int] = None):
         self.folder = Path(folder)
-        self.formats = tuple(formats)
-        if "ply" in self.formats and intrinsics is None:
+        self.formats = None if formats is None else tuple(formats)
+        if self.formats is not None and "ply" in self.formats and intrinsics is None:
             raise UsageError("--format ply needs the camera intrinsics: --intrinsics fx,fy,cx,cy")
-        if "color" in self.formats:
+        if self.formats is None or "color" in self.formats:
             colorize(np.ones((1, 1), np.float32), colormap)  # fail on a bad colormap before any work
         self.intrinsics = intrinsics
         self.colormap = colormap
         self.depth_range = depth_range
         self.with_input = with_input  # the folder is created by the first write
+        self.overlay = overlay
+        self.num_classes = num_classes
 
-    def write(self, stem: str, image: Optional[np.ndarray], depth: np.ndarray) -> list[Path]:
-        """Write every format for one frame; returns the paths written."""
+    @property
+    def segmentation(self) -> bool:
+        """True when this writer writes segmentation outputs."""
+        return self.formats is not None and bool(set(self.formats) & set(SEGMENTATION_FORMATS))
+
+    def bind(self, task: str, num_classes: Optional[int] = None) -> "OutputWriter":
+        """Fit the writer to the model: the task's default formats, or a check of the given ones.
+
+        Args:
+            task: "segmentation" or a depth kind ("depth", "metric-depth", ...).
+            num_classes: the segmentation model's classes (8-bit labels up to 256).
+
+        Returns:
+            self.
+
+        Raises:
+            UsageError: formats of the other task were asked for.
+        """
+        segmentation = task == "segmentation"
+        if self.formats is None:
+            self.formats = SEGMENTATION_FORMATS if segmentation else DEFAULT_FORMATS
+        elif segmentation != self.segmentation:
+            wanted = SEGMENTATION_FORMATS if segmentation else FORMATS
+            raise UsageError(f"this is a {'segmentation' if segmentation else 'depth'} model: --format takes "
+                             f"{', '.join(wanted)}, not {', '.join(self.formats)}")
+        if segmentation and num_classes is not None:
+            self.num_classes = int(num_classes)
+        return self
+
+    def write(self, stem: str, image: Optional[np.ndarray], result: np.ndarray) -> list[Path]:
+        """Write every format for one frame (depth in metres, or class ids); returns the paths written."""
+        if self.formats is None:
+            self.bind("depth")
+        if self.segmentation:
+            return self._write_labels(stem, image, result)
+        return self._write_depth(stem, image, result)
+
+    def _write_labels(self, stem: str, image: Optional[np.ndarray], labels: np.ndarray) -> list[Path]:
+        ids = labels_array(labels, self.num_classes)
+        written = []
+        if "labels" in self.formats:
+            written.append(self.folder / f"{stem}_labels.png")
+            write_bytes_atomic(written[-1], encode_png(ids))
+        if "labels-npy" in self.formats:
+            written.append(self.folder / f"{stem}_labels.npy")
+            write_bytes_atomic(written[-1], npy_bytes(ids))
+        if "seg-color" in self.formats:
+            written.append(self.folder / f"{stem}_seg_color.png")
+            picture = colorize_labels(ids, image if self.overlay else None)
+            write_bytes_atomic(written[-1], encode_png(picture))
+        return written
+
+    def _write_depth(self, stem: str, image: Optional[np.ndarray], depth: np.ndarray) -> list[Path]:
         written = []
         if "npy" in self.formats:
             path = self.folder / f"{stem}_depth.npy"
-            buf = io.BytesIO()
-            np.save(buf, np.asarray(depth, dtype=np.float32))
-            write_bytes_atomic(path, buf.getvalue())
+            write_bytes_atomic(path, npy_bytes(np.asarray(depth, dtype=np.float32)))
             written.append(path)
         if "png16" in self.formats:
             path = self.folder / f"{stem}_depth16.png"

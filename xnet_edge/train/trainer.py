@@ -35,7 +35,7 @@ from .augment import AugmentConfig, batch_generator, make_batch
 from .data import SceneSet, build_scene_set, epoch_order, iter_batches, parse_data_spec
 from .losses import silog_loss, valid_depth_mask
 from .schedule import warmup_poly_scheduler
-from .segmentation import head_overrides, scores_line, segmentation_loss, validate_segmentation
+from .seg_training import head_overrides, scores_line, segmentation_loss, validate_segmentation
 from .state import load_training_state, read_training_state, save_training_state, unwrap
 
 #: settings that may change between an interrupted run and its resume
