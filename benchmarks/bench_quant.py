@@ -139,7 +139,7 @@ def onnxruntime_static(fp32_path: Path, tensors, folder: Path) -> list[dict]:
 
 def accuracy(rows, fp32, contract, heldout, refs, max_depth):
     paths = {r["path"]: r for r in rows}
-    metrics = motorcycle_metrics({p: p for p in paths}, contract.input_size, contract.mean, contract.std,
+    metrics = motorcycle_metrics({p: p for p in paths}, contract.preprocessing,
                                  max_depth=max_depth, align="median")
     for path, row in paths.items():
         import onnx
@@ -186,7 +186,7 @@ def interleaved(runners: dict, rounds: int, per_round: int = 3, warmup: int = 3)
 
 def latency(rows, contract, rounds: int, openvino: bool):
     """ORT (and OpenVINO) latency of every model next to ORT FP32: 2 threads wall, 1 thread CPU time."""
-    x = heldout_inputs(contract.input_size, contract.mean, contract.std, 1)[0]
+    x = heldout_inputs(contract.preprocessing, 1)[0]
     engines = {"ort": _ort_runner, **({"ov": _openvino_runner} if openvino else {})}
     for threads, key, column in ((2, 0, "2T"), (1, 1, "1T")):
         runners = {(e, r["path"]): make(r["path"], x, threads) for r in rows for e, make in engines.items()}
@@ -247,8 +247,8 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     fp32_path = Path(args.onnx) if args.onnx else export_model(args, out)
     fp32, contract = load_fp32_model(fp32_path)
-    data = calibration_inputs("builtin", contract.input_size, contract.mean, contract.std, num_images=args.num_images)
-    heldout = heldout_inputs(contract.input_size, contract.mean, contract.std, args.heldout)
+    data = calibration_inputs("builtin", contract.preprocessing, num_images=args.num_images)
+    heldout = heldout_inputs(contract.preprocessing, args.heldout)
     refs = run_model(fp32, heldout)
     passes = {}
     stats = collect_statistics(fp32, data.tensors, progress=True, timings=passes)

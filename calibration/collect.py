@@ -38,7 +38,7 @@ def make_session(model: onnx.ModelProto | bytes | str, threads: Optional[int] = 
     return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
-def collect_statistics(model: onnx.ModelProto, inputs: Iterable[np.ndarray], *, input_name: str = "image",
+def collect_statistics(model: onnx.ModelProto, inputs: Iterable[np.ndarray], *, input_name: Optional[str] = None,
                        tensors: Optional[Sequence[str]] = None, bins: int = NUM_BINS,
                        histograms: bool = True, progress: bool = False,
                        timings: Optional[dict] = None) -> dict[str, TensorStats]:
@@ -50,7 +50,7 @@ def collect_statistics(model: onnx.ModelProto, inputs: Iterable[np.ndarray], *, 
     Args:
         model: the FP32 model (with shape information).
         inputs: network inputs, each (N, 3, H, W) float32.
-        input_name: the graph input to feed.
+        input_name: the graph input to feed (default: the model's only input).
         tensors: tensors to observe (default: every float activation).
         bins: histogram bins.
         histograms: run pass 2 (not needed by the ``max`` method).
@@ -64,6 +64,7 @@ def collect_statistics(model: onnx.ModelProto, inputs: Iterable[np.ndarray], *, 
 
     names = list(tensors) if tensors is not None else float_activations(model)
     session = make_session(expose_tensors(model, names), optimize=False)
+    input_name = input_name or session.get_inputs()[0].name
     collector = StatsCollector(bins)
     inputs = list(inputs)
     passes = (collector.observe_range, collector.observe_hist) if histograms else (collector.observe_range,)

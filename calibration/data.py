@@ -23,7 +23,7 @@ import numpy as np
 from .._deps import require
 from ..errors import UsageError
 from ..images import VIDEO_SUFFIXES, ImageReadError, bgr_to_rgb, list_images, read_rgb, skimage_photo
-from ..preprocess import preprocess, to_rgb_uint8
+from ..preprocess import to_rgb_uint8
 
 #: Real photos in scikit-image used for calibration (no download needed).
 BUILTIN_CALIBRATION = ("astronaut", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
@@ -215,15 +215,14 @@ def fingerprint(names: Iterable[str], tensors: Iterable[np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def calibration_inputs(source: ImageSource, input_size: tuple[int, int], mean, std, *,
+def calibration_inputs(source: ImageSource, preprocessing, *,
                        num_images: int = DEFAULT_NUM_IMAGES, seed: int = 0,
                        min_images: int | None = None) -> CalibrationSet:
     """Load, sample and preprocess calibration images exactly as the runtime does.
 
     Args:
         source: ``"builtin"``, an image folder, a video file, or arrays.
-        input_size: network (H, W).
-        mean, std: normalization from the model's metadata.
+        preprocessing: the model's :class:`~xnet_edge.contract.Preprocessing`.
         num_images: images to use.
         seed: sampling seed.
         min_images: fewest usable images to accept (default ``min(8, num_images)``).
@@ -239,7 +238,7 @@ def calibration_inputs(source: ImageSource, input_size: tuple[int, int], mean, s
     if len(images) < minimum:
         raise UsageError(f"only {len(images)} usable calibration image(s) in {described}; at least {minimum} "
                          "needed (add images or lower --min-images)")
-    tensors = [preprocess(img, input_size, mean, std)[0] for _, img in images]
+    tensors = [preprocessing.apply(img)[0] for _, img in images]
     names = [n for n, _ in images]
     return CalibrationSet(tensors, names, described, seed, fingerprint(names, tensors))
 

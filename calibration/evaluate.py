@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..preprocess import postprocess, preprocess
+from ..preprocess import postprocess
 from .collect import make_session
 from .data import augmented_crops, builtin_images
 from .sensitivity import relative_error
@@ -20,26 +20,31 @@ from .sensitivity import relative_error
 EVAL_METRICS = ("abs_rel", "rmse", "d1")
 
 
-def heldout_inputs(input_size, mean, std, count: int = 8, seed: int = 1234) -> list[np.ndarray]:
+def heldout_inputs(preprocessing, count: int = 8, seed: int = 1234) -> list[np.ndarray]:
     """Held-out network inputs: the builtin held-out photos, then seeded crops of them."""
     images = augmented_crops(builtin_images("heldout"), count, seed)
-    return [preprocess(img, input_size, mean, std)[0] for _, img in images]
+    return [preprocessing.apply(img)[0] for _, img in images]
 
 
-def predict_depth(session, rgb: np.ndarray, input_size, mean, std, input_name: str = "image") -> np.ndarray:
+def run_one(session, x: np.ndarray) -> np.ndarray:
+    """The first output of a one-input ONNX Runtime session."""
+    return session.run(None, {session.get_inputs()[0].name: x})[0]
+
+
+def predict_depth(session, rgb: np.ndarray, preprocessing) -> np.ndarray:
     """Depth at the image's own size, through the runtime's preprocess/postprocess."""
-    x, box = preprocess(rgb, input_size, mean, std)
-    out = session.run(None, {input_name: x})[0]
-    return postprocess(out[0, 0], box)
+    x, box = preprocessing.apply(rgb)
+    out = run_one(session, x)
+    return postprocess(out.reshape(out.shape[0], -1, *out.shape[-2:])[0, 0], box)
 
 
-def motorcycle_metrics(model_paths: dict[str, str], input_size, mean, std, *, max_depth: Optional[float],
+def motorcycle_metrics(model_paths: dict[str, str], preprocessing, *, max_depth: Optional[float],
                        align: Optional[str] = "median") -> dict[str, dict]:
     """Depth metrics of each model on the Middlebury Motorcycle scene.
 
     Args:
         model_paths: ``{label: onnx path}``.
-        input_size, mean, std: the model's preprocessing.
+        preprocessing: the model's :class:`~xnet_edge.contract.Preprocessing`.
         max_depth: the model's depth range (ground truth beyond it is ignored).
         align: prediction alignment before the metrics (``None``, ``"median"``, ...).
 
@@ -52,7 +57,7 @@ def motorcycle_metrics(model_paths: dict[str, str], input_size, mean, std, *, ma
     rgb, gt = middlebury_motorcycle()
     results = {}
     for label, path in model_paths.items():
-        pred = predict_depth(make_session(str(path)), rgb, input_size, mean, std)
+        pred = predict_depth(make_session(str(path)), rgb, preprocessing)
         results[label] = depth_metrics(pred, gt, min_depth=1e-3, max_depth=max_depth, align=align)
     return results
 
@@ -64,33 +69,33 @@ def heldout_errors(reference_path: str, model_paths: dict[str, str], inputs: Seq
         ``{label: {"relative_error", "max_abs"}}``.
     """
     ref_session = make_session(str(reference_path))
-    refs = [ref_session.run(None, {"image": x})[0] for x in inputs]
+    refs = [run_one(ref_session, x) for x in inputs]
     out = {}
     for label, path in model_paths.items():
         session = make_session(str(path))
-        outs = [session.run(None, {"image": x})[0] for x in inputs]
+        outs = [run_one(session, x) for x in inputs]
         out[label] = {"relative_error": relative_error(outs, refs),
                       "max_abs": float(max(np.max(np.abs(o - r)) for o, r in zip(outs, refs)))}
     return out
 
 
-def evaluate_models(fp32_path: str, quantized: dict[str, str], input_size, mean, std, *, task: str,
+def evaluate_models(fp32_path: str, quantized: dict[str, str], preprocessing, *, task: str,
                     max_depth: Optional[float], align: Optional[str] = "median", heldout: int = 8) -> dict:
     """The ``eval`` block of the calibration report.
 
     Args:
         fp32_path: the FP32 ONNX model.
         quantized: ``{label: onnx path}`` of the INT8 (and FP16) models.
-        input_size, mean, std: preprocessing.
+        preprocessing: the model's :class:`~xnet_edge.contract.Preprocessing`.
         task: ``depth`` (Motorcycle metrics are computed) or ``segmentation`` (held-out error only).
         max_depth: the model's depth range.
         align: alignment for the depth metrics.
         heldout: number of held-out inputs.
     """
-    inputs = heldout_inputs(input_size, mean, std, heldout)
+    inputs = heldout_inputs(preprocessing, heldout)
     result = {"heldout": {"num_images": len(inputs), "errors": heldout_errors(fp32_path, quantized, inputs)}}
     if task == "depth":
-        metrics = motorcycle_metrics({"fp32": fp32_path, **quantized}, input_size, mean, std,
+        metrics = motorcycle_metrics({"fp32": fp32_path, **quantized}, preprocessing,
                                      max_depth=max_depth, align=align)
         result["motorcycle"] = {"align": align, "max_depth": max_depth, "metrics": metrics}
     return result

@@ -31,8 +31,8 @@ import onnx
 
 from .._deps import require
 from .._version import __version__
+from ..contract import QDQ_FILES, QUANT_KEY, read_contract
 from ..errors import UsageError
-from ..export import read_contract
 from ..io_utils import sha256_file, write_bytes_atomic
 from .collect import collect_statistics
 from .data import DEFAULT_NUM_IMAGES, ImageSource, calibration_inputs
@@ -45,8 +45,7 @@ from .sensitivity import layer_sensitivity
 from .trt_cache import format_trt_cache, trt_version_code
 
 DEFAULT_METHOD = "max"
-QUANT_KEY = "xnet_edge.quantization"
-FILES = {"tensorrt": "model.int8.onnx", "onnxruntime": "model.int8.cpu.onnx", "fp16": "model.fp16.onnx",
+FILES = {**QDQ_FILES, "fp16": "model.fp16.onnx",
          "cache": "calibration.cache", "report": "calibration.json"}
 
 
@@ -96,21 +95,18 @@ def input_means(stats, layers) -> dict:
 
 
 def load_fp32_model(path) -> tuple[onnx.ModelProto, object]:
-    """Load and validate an FP32 xnet-edge model; returns (shape-inferred model, contract).
+    """Load and validate an FP32 model that carries the contract; returns (shape-inferred model, contract).
 
     Raises:
-        UsageError: not ONNX, no ``image`` input, no metadata, or already quantized.
+        UsageError: not ONNX, not one image input, no metadata (the message names ``adopt``),
+            or already quantized.
     """
-    if not Path(path).is_file():
-        raise UsageError(f"ONNX model not found: {path}")
-    try:
-        model = onnx.load(str(path))
-    except Exception:  # protobuf raises several error types for non-ONNX bytes
-        raise UsageError(f"{path} is not an ONNX model") from None
-    contract = read_contract(path, model)
-    if any(n.op_type in ("QuantizeLinear", "DequantizeLinear", "QLinearConv") for n in model.graph.node):
-        raise UsageError(f"{path} is already quantized; calibrate the FP32 model from `xnet-edge export`")
-    return onnx.shape_inference.infer_shapes(model), contract
+    contract = read_contract(path)
+    contract.require_preprocessing()
+    if contract.kind == "qdq":
+        raise UsageError(f"{path} is already quantized; calibrate the FP32 model from `xnet-edge export` "
+                         "or `xnet-edge adopt`")
+    return onnx.shape_inference.infer_shapes(onnx.load(str(path))), contract
 
 
 def _versions() -> dict:
@@ -186,8 +182,7 @@ def calibrate(onnx_path, images: ImageSource, output_dir, options: Optional[Cali
     timings = {}
     start = time.perf_counter()
     model, contract = load_fp32_model(onnx_path)
-    data = calibration_inputs(images, contract.input_size, contract.mean, contract.std,
-                              num_images=options.num_images, seed=options.seed, min_images=options.min_images)
+    data = calibration_inputs(images, contract.preprocessing, num_images=options.num_images, seed=options.seed, min_images=options.min_images)
     stats = collect_statistics(model, data.tensors, histograms=options.method != "max", progress=options.progress)
     timings["statistics_s"] = time.perf_counter() - start
     amax = {name: compute_amax(st, options.method, options.percentile) for name, st in stats.items()}
@@ -236,7 +231,8 @@ def _report(onnx_path, contract, options, data, stats, amax, layers, plans, rank
         "format": "xnet-edge-calibration", "format_version": 1,
         "versions": _versions(),
         "model": {"file": Path(onnx_path).name, "sha256": sha256_file(onnx_path),
-                  "input_size": list(contract.input_size), "output": contract.output_name},
+                  "input_size": list(contract.input_size), "output": contract.output_name,
+                  "output_kind": contract.output_kind},
         "method": options.method,
         "method_options": {"bins": NUM_BINS, "percentile": options.percentile if options.method == "percentile"
                            else None, "activations": "per-tensor symmetric INT8 (scale = amax / 127)",
@@ -259,6 +255,5 @@ def _evaluate(onnx_path, folder: Path, contract, options) -> dict:
     quantized = {"int8_tensorrt": str(folder / FILES["tensorrt"]), "int8_cpu": str(folder / FILES["onnxruntime"])}
     if options.fp16:
         quantized["fp16"] = str(folder / FILES["fp16"])
-    cfg = contract.config
-    return evaluate_models(str(onnx_path), quantized, contract.input_size, contract.mean, contract.std,
-                           task=cfg.get("task", "depth"), max_depth=cfg.get("max_depth"), align=options.eval_align)
+    return evaluate_models(str(onnx_path), quantized, contract.preprocessing, task=contract.task,
+                           max_depth=contract.max_depth, align=options.eval_align)

@@ -10,7 +10,7 @@ drives ``--keep-fp N`` (the N worst layers stay in float) and goes into the repo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import onnx
@@ -41,9 +41,10 @@ def relative_error(outputs: Sequence[np.ndarray], references: Sequence[np.ndarra
     return num / den if den > 0 else num
 
 
-def run_model(model: onnx.ModelProto, inputs: Sequence[np.ndarray], input_name: str = "image") -> list[np.ndarray]:
+def run_model(model: onnx.ModelProto, inputs: Sequence[np.ndarray], input_name: Optional[str] = None) -> list[np.ndarray]:
     """First output of ``model`` for each input (ONNX Runtime CPU)."""
     session = make_session(model)
+    input_name = input_name or session.get_inputs()[0].name
     return [session.run(None, {input_name: x})[0] for x in inputs]
 
 

@@ -47,3 +47,7 @@ class MissingDependencyError(XnetEdgeError, ImportError):
         if hint:
             msg += f" ({hint})"
         super().__init__(msg)
+
+
+class ContractError(UsageError):
+    """A model file does not follow the xnet-edge ONNX contract (names, shapes or metadata)."""

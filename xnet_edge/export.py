@@ -1,11 +1,8 @@
 """Export a ×Net to ONNX with the xnet-edge contract, and check it against PyTorch.
 
-Contract (every other component reads it):
-
-* input ``image`` — (N, 3, H, W) float32, normalized;
-* output ``depth`` — (N, 1, H, W) metres, or ``logits`` — (N, K, H, W) for segmentation;
-* metadata ``xnet_edge.config`` (the model config as JSON) and
-  ``xnet_edge.preprocessing`` (``input_size``, ``mean``, ``std``, ``resize``, ``pad``).
+The file follows the contract of :mod:`xnet_edge.contract` (input ``image``, output
+``depth`` in metres or ``logits``, metadata ``xnet_edge.config``, ``xnet_edge.preprocessing``
+and ``xnet_edge.output``), which every other component reads through ``read_contract``.
 
 Exporter choice: ``torch.onnx.export(dynamo=True)`` (torch.export + onnxscript).
 The TorchScript exporter is deprecated. A dynamic batch axis is traced from a
@@ -34,13 +31,12 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from ._deps import require
+from .contract import (CONFIG_KEY, INPUT_NAME, OUTPUT_KEY, PREPROCESSING_KEY, OutputSemantics, Preprocessing,
+                       write_metadata)
 from .errors import UsageError, XnetEdgeError
 from .io_utils import atomic_path
 from .preprocess import check_input_size, preprocess
 
-INPUT_NAME = "image"
-CONFIG_KEY = "xnet_edge.config"
-PREPROCESSING_KEY = "xnet_edge.preprocessing"
 MODULE_KEY = "xnet_edge.module"
 _WEIGHTED_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 DEFAULT_OPSET = 18
@@ -109,10 +105,15 @@ def default_tolerance(config) -> float:
     return 1e-4 * float(config.max_depth) if config.task == "depth" else 1e-3
 
 
-def preprocessing_metadata(config, input_size: Sequence[int]) -> dict:
+def preprocessing_metadata(config, input_size: Sequence[int], multiple: int = 32) -> dict:
     """The ``xnet_edge.preprocessing`` block for a model exported at ``input_size``."""
-    return {"input_size": [int(input_size[0]), int(input_size[1])], "mean": list(config.mean),
-            "std": list(config.std), "resize": "letterbox", "pad": "bottom-right"}
+    return Preprocessing((int(input_size[0]), int(input_size[1])), tuple(config.mean), tuple(config.std),
+                         multiple=int(multiple)).to_dict()
+
+
+def output_metadata(config) -> dict:
+    """The ``xnet_edge.output`` block of a ×Net: metric depth up to ``max_depth``, or K class logits."""
+    return OutputSemantics.from_config(config.to_dict()).to_dict()
 
 
 def _folded_bridge(bridge):
@@ -264,16 +265,12 @@ def optimize_graph(model_proto):
                                          output_size_limit=1 << 26)
 
 
-def set_contract_metadata(model_proto, config, input_size) -> None:
-    """Store the config and preprocessing blocks in the model's metadata_props (in place)."""
-    entries = {CONFIG_KEY: json.dumps(config.replace(input_size=tuple(input_size)).to_dict(), sort_keys=True),
-               PREPROCESSING_KEY: json.dumps(preprocessing_metadata(config, input_size), sort_keys=True)}
-    kept = [p for p in model_proto.metadata_props if p.key not in entries]
-    del model_proto.metadata_props[:]
-    for p in kept:
-        model_proto.metadata_props.add(key=p.key, value=p.value)
-    for key, value in entries.items():
-        model_proto.metadata_props.add(key=key, value=value)
+def set_contract_metadata(model_proto, config, input_size, multiple: int = 32) -> None:
+    """Store the config, preprocessing and output blocks in the model's metadata_props (in place)."""
+    write_metadata(model_proto, {
+        CONFIG_KEY: json.dumps(config.replace(input_size=tuple(input_size)).to_dict(), sort_keys=True),
+        PREPROCESSING_KEY: json.dumps(preprocessing_metadata(config, input_size, multiple), sort_keys=True),
+        OUTPUT_KEY: json.dumps(output_metadata(config), sort_keys=True)})
 
 
 def parity_inputs(input_size, mean, std, names: Sequence[str] = PARITY_IMAGES) -> tuple[list[str], np.ndarray]:
@@ -348,7 +345,8 @@ def export_onnx(model, output: Union[str, os.PathLike], *, input_size: Optional[
         raise UsageError(f"batch must be >= 1, got {batch}")
     config = model.config
     size = tuple(int(v) for v in (input_size or config.input_size))
-    check_input_size(size[0], size[1], getattr(model, "output_stride", 32))
+    stride = int(getattr(model, "output_stride", 32))
+    check_input_size(size[0], size[1], stride)
     from .kernels import exportable
 
     start = time.perf_counter()
@@ -361,7 +359,7 @@ def export_onnx(model, output: Union[str, os.PathLike], *, input_size: Optional[
         raise XnetEdgeError(f"ONNX export failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from exc
     proto = optimize_graph(proto)
     tidy_graph(proto)
-    set_contract_metadata(proto, config, size)
+    set_contract_metadata(proto, config, size, stride)
     proto = onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
     onnx.checker.check_model(proto, full_check=True)
     output = Path(output)
@@ -386,69 +384,3 @@ def op_counts(model_proto) -> dict[str, int]:
     for node in model_proto.graph.node:
         counts[node.op_type] = counts.get(node.op_type, 0) + 1
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
-@dataclass(frozen=True)
-class OnnxContract:
-    """The xnet-edge contract read back from an ONNX file.
-
-    Attributes:
-        path: the file.
-        input_name: always ``image``.
-        output_name: ``depth`` or ``logits``.
-        input_shape: (N, 3, H, W) with -1 for dynamic dimensions.
-        input_size: network (H, W) from the metadata.
-        mean, std: normalization.
-        config: the model config dict (may be empty for a foreign model).
-    """
-
-    path: Path
-    input_name: str
-    output_name: str
-    input_shape: tuple[int, ...]
-    input_size: tuple[int, int]
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-    config: dict
-
-
-def read_contract(path: Union[str, os.PathLike], model_proto=None) -> OnnxContract:
-    """Check that a file is an xnet-edge ONNX model and read its contract.
-
-    Args:
-        path: the ONNX file.
-        model_proto: the already loaded model (avoids reading the file twice).
-
-    Raises:
-        UsageError: missing file, not ONNX, no ``image`` input, or no preprocessing metadata.
-    """
-    onnx = require("onnx")
-    path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"ONNX model not found: {path}")
-    if model_proto is None:
-        try:
-            model_proto = onnx.load(str(path), load_external_data=False)
-        except Exception:  # protobuf raises DecodeError and others for non-ONNX bytes
-            raise UsageError(f"{path} is not an ONNX model") from None
-    if not model_proto.graph.node:
-        raise UsageError(f"{path} is not an ONNX model (empty graph)")
-    inputs = {v.name: v for v in model_proto.graph.input}
-    if INPUT_NAME not in inputs:
-        raise UsageError(f"{path} has no input named {INPUT_NAME!r} (found: {', '.join(inputs) or 'none'}); "
-                         "export it with `xnet-edge export`")
-    dims = inputs[INPUT_NAME].type.tensor_type.shape.dim
-    shape = tuple(int(d.dim_value) if d.HasField("dim_value") else -1 for d in dims)
-    if len(shape) != 4 or shape[1] != 3:
-        raise UsageError(f"{path}: input {INPUT_NAME!r} must be (N, 3, H, W), got {list(shape)}")
-    props = {p.key: p.value for p in model_proto.metadata_props}
-    if PREPROCESSING_KEY not in props:
-        raise UsageError(f"{path} has no {PREPROCESSING_KEY!r} metadata; export it with `xnet-edge export`")
-    try:
-        pre = json.loads(props[PREPROCESSING_KEY])
-        config = json.loads(props.get(CONFIG_KEY, "{}"))
-        size = (int(pre["input_size"][0]), int(pre["input_size"][1]))
-        mean, std = tuple(float(v) for v in pre["mean"]), tuple(float(v) for v in pre["std"])
-    except (ValueError, KeyError, TypeError, IndexError):
-        raise UsageError(f"{path}: metadata {PREPROCESSING_KEY!r} is malformed") from None
-    return OnnxContract(path, INPUT_NAME, model_proto.graph.output[0].name, shape, size, mean, std, config)

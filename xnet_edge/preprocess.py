@@ -141,13 +141,16 @@ def fit_size(image_hw: tuple[int, int], network_hw: tuple[int, int]) -> tuple[in
             min(network_hw[1], max(1, int(round(w * scale)))))
 
 
-def preprocess(image: np.ndarray, network_hw: tuple[int, int], mean, std) -> tuple[np.ndarray, Letterbox]:
-    """Turn one image into a (1, 3, H, W) float32 network input.
+def preprocess(image: np.ndarray, network_hw: tuple[int, int], mean, std, *, scale: float = 1.0,
+               channels: str = "rgb") -> tuple[np.ndarray, Letterbox]:
+    """Turn one image into a (1, 3, H, W) float32 network input: ``scale * (rgb / 255 - mean) / std``.
 
     Args:
         image: HxW, HxWx3 or HxWx4 array (uint8, uint16 or float).
         network_hw: the network input size (H, W).
-        mean, std: per-channel normalization in 0..1 units.
+        mean, std: per-channel normalization in 0..1 units (R, G, B order).
+        scale: 1 for networks that take 0..1 values, 255 for 0..255.
+        channels: "rgb", or "bgr" to feed the channels in reverse order.
 
     Returns:
         (tensor, letterbox): the normalized, padded input and where the image sits in it.
@@ -158,6 +161,10 @@ def preprocess(image: np.ndarray, network_hw: tuple[int, int], mean, std) -> tup
     resized_hw = fit_size(rgb.shape[:2], network_hw)
     resized = resize_bilinear(rgb, resized_hw) / 255.0
     norm = (resized - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    if scale != 1.0:
+        norm = norm * np.float32(scale)
+    if channels == "bgr":
+        norm = norm[:, :, ::-1]
     out = np.zeros((1, 3, network_hw[0], network_hw[1]), dtype=np.float32)
     out[0, :, : resized_hw[0], : resized_hw[1]] = norm.transpose(2, 0, 1)
     original = tuple(int(v) for v in np.asarray(image).shape[:2])

@@ -97,14 +97,34 @@ def _one_line_error(capsys):
     ("missing", [], "ONNX model not found"),
     ("corrupt", [], "is not a valid ONNX model"),
     ("no-metadata", [], "no 'xnet_edge.preprocessing' metadata"),
+    ("trt-qdq", [], "is the TensorRT Q/DQ graph; for --target cpu build model.int8.cpu.onnx"),
+    ("cpu-qdq", ["--target", "jetson-orin-nano"], "ONNX Runtime CPU Q/DQ graph; for --target jetson-orin-nano "
+                                                  "build model.int8.onnx"),
+    ("three-channel-depth", [], "has 3 channels but is declared metric-depth"),
     ("ok", ["--target", "jetson-nano"], "unknown target 'jetson-nano'"),
     ("ok", ["--precision", "int8"], "cpu INT8 needs a Q/DQ model"),
     ("ok", ["--target", "jetson-orin-nano", "--dla", "0"], "has no DLA cores"),
 ])
-def test_usage_errors_exit_2_with_one_line_and_no_output(case, argv_extra, message, tiny_onnx, tmp_path, capsys):
+def test_usage_errors_exit_2_with_one_line_and_no_output(case, argv_extra, message, tiny_onnx, tiny_qdq_onnx,
+                                                         tmp_path, capsys):
     import onnx
 
+    from xnet_edge.contract import QUANT_KEY, write_metadata
+
     model = {"missing": tmp_path / "absent.onnx", "ok": tiny_onnx}.get(case)
+    if case.endswith("-qdq"):  # what calibrate records in each engine's Q/DQ graph
+        proto = onnx.load(str(tiny_qdq_onnx))
+        write_metadata(proto, {QUANT_KEY: json.dumps({"engine": "tensorrt" if case == "trt-qdq" else "onnxruntime"})})
+        model = tmp_path / "graph.onnx"
+        onnx.save(proto, str(model))
+    if case == "three-channel-depth":  # a colour output declared as depth
+        proto = onnx.load(str(tiny_onnx))
+        out = proto.graph.output[0]
+        proto.graph.node.append(onnx.helper.make_node("Concat", [out.name] * 3, ["rgb"], axis=1))
+        proto.graph.output.append(onnx.helper.make_tensor_value_info("rgb", onnx.TensorProto.FLOAT, ["N", 3, 64, 96]))
+        proto.graph.output.remove(out)
+        model = tmp_path / "colour.onnx"
+        onnx.save(proto, str(model))
     if case == "corrupt":
         model = tmp_path / "corrupt.onnx"
         model.write_bytes(tiny_onnx.read_bytes()[:5000])

@@ -81,8 +81,8 @@ def test_trt10_fp16_onnx_builds_strongly_typed(fake_trt, tiny_onnx, tmp_path, mo
     from xnet_edge.engine import build as build_module
 
     trt = fake_trt()
-    real = build_module.inspect_onnx
-    monkeypatch.setattr(build_module, "inspect_onnx", lambda p: dataclasses.replace(real(p), kind="fp16"))
+    real = build_module.read_contract
+    monkeypatch.setattr(build_module, "read_contract", lambda p: dataclasses.replace(real(p), kind="fp16"))
     _build(tiny_onnx, tmp_path / "e", target="gpu-sm89", timing_cache=tmp_path / "t")
     assert ("create_network", 1 << 1) in trt.calls and not any(c[0] == "set_flag" for c in trt.calls)
 

@@ -79,11 +79,35 @@ def test_onnx_engine_folder_checks(tmp_path, tiny_onnx, folders):
 
 
 def test_preprocessing_contract():
-    pre = Preprocessing.from_json(json.dumps({"input_size": [64, 96], "mean": [0.5] * 3, "std": [0.25] * 3}))
+    pre = Preprocessing.from_dict({"input_size": [64, 96], "mean": [0.5] * 3, "std": [0.25] * 3})
     assert pre.input_size == (64, 96) and pre.resize == "letterbox" and pre.pad == "bottom-right"
     assert Preprocessing.from_dict(pre.to_dict()) == pre
     assert pre.with_input_size((32, 32)).input_size == (32, 32)
-    for bad in ('{"input_size": [64], "mean": [0,0,0], "std": [1,1,1]}', '{"mean": [0,0,0]}', "[1, 2]", "nope",
-                '{"input_size": [64, 96], "mean": [0,0,0], "std": [1,0,1]}'):
+    for bad in ('{"input_size": [64], "mean": [0,0,0], "std": [1,1,1]}', '{"mean": [0,0,0]}',
+                '{"input_size": [64, 96], "mean": [0,0,0], "std": [1,0,1]}',
+                '{"input_size": [64, 96], "mean": [0,0,0], "std": [1,1,1], "scale": 7}',
+                '{"input_size": [64, 96], "mean": [0,0,0], "std": [1,1,1], "channels": "rgba"}'):
         with pytest.raises(XnetEdgeError):
-            Preprocessing.from_json(bad)
+            Preprocessing.from_dict(json.loads(bad))
+
+
+def test_runtime_exposes_the_contract(tmp_path, tiny_onnx, tiny_checkpoint, folders):
+    folder = folders.make_folder(tmp_path / "cpu", tiny_onnx, "onnx", tiny_onnx)
+    for artifact in (tiny_onnx, folder, tiny_checkpoint):
+        with Runtime(artifact) as rt:
+            assert (rt.output_kind, rt.task, rt.num_classes) == ("metric-depth", "depth", None)
+            assert rt.contract.output_kind == "metric-depth" and rt.max_depth == rt.contract.config["max_depth"]
+            assert rt.describe()["output_kind"] == "metric-depth"
+
+
+def test_runtime_refuses_an_output_that_contradicts_its_kind(tmp_path, tiny_onnx, rgb_image):
+    import onnx
+
+    from xnet_edge.contract import OUTPUT_KEY, write_metadata
+
+    proto = onnx.load(str(tiny_onnx))
+    write_metadata(proto, {OUTPUT_KEY: json.dumps({"kind": "segmentation", "num_classes": 4})})
+    onnx.save(proto, str(tmp_path / "seg.onnx"))
+    with Runtime(tmp_path / "seg.onnx") as rt:  # the output shape is dynamic: checked on the first run
+        with pytest.raises(UsageError, match="has one channel but is declared segmentation"):
+            rt.predict(rgb_image)

@@ -2,7 +2,6 @@
 
 * :mod:`.manifest` — the engine folder contract (``manifest.json``): read, write,
   verify hashes, check an engine against this machine (:mod:`xnet_edge.platform`).
-* :mod:`.onnx_info` — what an input ONNX model is (I/O, metadata, FP32/FP16/Q/DQ).
 * :mod:`.plan` — which precision path, flags and profile a target gets (pure data).
 * :mod:`.trtexec` — the equivalent ``trtexec`` command line.
 * :mod:`.tensorrt_builder` / :mod:`.calibrator` — the only code that calls TensorRT.

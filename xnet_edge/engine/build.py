@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+from ..contract import Contract, TensorSpec, check_output_shape, check_qdq_target, read_contract
 from ..errors import UsageError
 from ..io_utils import atomic_dir, current_umask, sha256_file, write_bytes_atomic
 from ..platform import machine_info
 from ..targets import TargetProfile, get_target, trt_generation
 from . import manifest as mf
-from .onnx_info import OnnxModelInfo, inspect_onnx, resolve_preprocessing
 from .plan import plan_cpu_build, plan_tensorrt_build, target_mismatches
 
 ONNX_NAME = "model.onnx"
@@ -102,8 +102,9 @@ def build_engine(onnx_path: str | os.PathLike, target: str | TargetProfile, out_
         XnetEdgeError: the backend failed to build.
     """
     profile = target if isinstance(target, TargetProfile) else get_target(target)
-    info = inspect_onnx(onnx_path)
-    preprocessing = resolve_preprocessing(info)
+    info = read_contract(onnx_path)
+    preprocessing = info.require_preprocessing().to_dict()
+    check_qdq_target(info, profile.is_gpu, profile.name)
     if calibration_cache is not None and not Path(calibration_cache).is_file():
         raise UsageError(f"calibration cache not found: {calibration_cache}")
     if calibration_cache is not None and calibration_images is not None:
@@ -125,7 +126,7 @@ def build_engine(onnx_path: str | os.PathLike, target: str | TargetProfile, out_
                            max_batch=max_batch, log=log, verbose=verbose)
 
 
-def _io_specs(info: OnnxModelInfo, preprocessing: dict, output_shapes: Optional[dict]) -> tuple[list, list]:
+def _io_specs(info: Contract, preprocessing: dict, output_shapes: Optional[dict]) -> tuple[list, list]:
     """Manifest I/O: the input with its H/W fixed; outputs with the shapes the engine produced.
 
     ``output_shapes`` are shapes seen for batch 1 (or the engine's own); a dynamic
@@ -134,13 +135,13 @@ def _io_specs(info: OnnxModelInfo, preprocessing: dict, output_shapes: Optional[
     h, w = preprocessing["input_size"]
     image = info.image_input
     n, c = image.shape[0], image.shape[1] if image.shape[1] > 0 else 3
-    inputs = [{"name": image.name, "shape": [n, c, int(h), int(w)], "dtype": image.dtype}]
+    inputs = [{"name": image.name, "shape": [n, c, int(h), int(w)], "dtype": image.dtype.name}]
     outputs = []
     for spec in info.outputs:
         shape = list((output_shapes or {}).get(spec.name) or spec.shape)
         if n < 0 and shape:
             shape[0] = -1
-        outputs.append({"name": spec.name, "shape": [int(d) for d in shape], "dtype": spec.dtype})
+        outputs.append({"name": spec.name, "shape": [int(d) for d in shape], "dtype": spec.dtype.name})
     return inputs, outputs
 
 
@@ -159,7 +160,7 @@ def _manifest(info, profile, preprocessing, *, kind, artifact, precision, tmp, m
     return mf.new_manifest(
         artifact_kind=kind, artifact_file=artifact, artifact_sha256=sha256_file(tmp / artifact),
         target=profile.to_dict(), precision=precision, inputs=inputs, outputs=outputs,
-        preprocessing=preprocessing, model=info.config, onnx_file=ONNX_NAME,
+        preprocessing=preprocessing, model=info.config, output=info.output.to_dict(), onnx_file=ONNX_NAME,
         onnx_sha256=sha256_file(tmp / ONNX_NAME),
         calibration_cache={"file": CACHE_NAME, "sha256": sha256_file(cache)} if cache.is_file() else None,
         build_machine=machine, runtime=runtime)
@@ -179,6 +180,8 @@ def _build_cpu(info, profile, out, preprocessing, precision, threads, opt_level,
         engine = optimize_for_cpu(tmp / ONNX_NAME, tmp / mf.ARTIFACT_KINDS["onnx"], plan)
         h, w = preprocessing["input_size"]
         shapes = smoke_test(engine, info.image_input.name, (1, 3, h, w), plan.intra_op_num_threads)
+        if info.output_name in shapes:
+            check_output_shape(TensorSpec(info.output_name, shapes[info.output_name]), info.output, str(info.path))
         manifest = _manifest(info, profile, preprocessing, kind="onnx", artifact=mf.ARTIFACT_KINDS["onnx"],
                              precision=plan.precision, tmp=tmp, machine=machine,
                              runtime={"onnxruntime": plan.runtime_dict()}, output_shapes=shapes)

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Optional, Union
 
 from .._version import __version__
+from ..contract import check_qdq_target, read_contract
 from ..errors import UsageError
 from ..io_utils import atomic_path
 from ..targets import TRT_GENERATIONS, TargetProfile, get_target
 from .build import CACHE_NAME, LAYERS_NAME, ONNX_NAME, TIMING_NAME
-from .onnx_info import inspect_onnx, resolve_preprocessing
 from .plan import CpuBuildPlan, TrtBuildPlan, plan_cpu_build, plan_tensorrt_build
 from .trtexec import FIND_TRTEXEC_SH, trtexec_args
 
@@ -117,8 +117,9 @@ def make_bundle(onnx_path: str | os.PathLike, target: str | TargetProfile, out_p
         UsageError: unknown target, bad ONNX, missing cache, or an invalid combination.
     """
     profile = target if isinstance(target, TargetProfile) else get_target(target)
-    info = inspect_onnx(onnx_path)
-    resolve_preprocessing(info)
+    info = read_contract(onnx_path)
+    info.require_preprocessing()
+    check_qdq_target(info, profile.is_gpu, profile.name)
     out_path = Path(out_path)
     if out_path.is_dir():
         raise UsageError(f"bundle output {out_path} is a folder; name a .tar.gz file")
@@ -130,7 +131,7 @@ def make_bundle(onnx_path: str | os.PathLike, target: str | TargetProfile, out_p
         if generation not in TRT_GENERATIONS:
             raise UsageError(f"--tensorrt must be one of {', '.join(map(str, TRT_GENERATIONS))}, got {tensorrt}")
         plan = plan_tensorrt_build(profile, generation, info.kind, info.image_input.name, info.image_input.shape,
-                                   precision=precision, input_size=(info.preprocessing or {}).get("input_size"),
+                                   precision=precision, input_size=list(info.input_size),
                                    dla=dla, workspace_mb=workspace_mb, opt_level=opt_level,
                                    calibration="cache" if calibration_cache else None, max_batch=max_batch)
     else:

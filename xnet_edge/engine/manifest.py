@@ -79,7 +79,8 @@ def manifest_path(folder: str | os.PathLike) -> Path:
 def new_manifest(*, artifact_kind: str, artifact_sha256: str, target: dict, precision: str,
                  inputs: list, outputs: list, preprocessing: dict, model: dict,
                  onnx_file: str, onnx_sha256: str, calibration_cache: Optional[dict],
-                 build_machine: dict, runtime: dict, artifact_file: Optional[str] = None) -> dict:
+                 build_machine: dict, runtime: dict, artifact_file: Optional[str] = None,
+                 output: Optional[dict] = None) -> dict:
     """Assemble a manifest dict in the contract's layout (``created`` is now, UTC).
 
     Args:
@@ -94,6 +95,7 @@ def new_manifest(*, artifact_kind: str, artifact_sha256: str, target: dict, prec
         build_machine: :func:`xnet_edge.platform.machine_info` output.
         runtime: ``{"onnxruntime": {...}}`` or ``{"tensorrt": {...}}``.
         artifact_file: engine file name; defaults to the kind's standard name.
+        output: what the primary output means (``xnet_edge.contract.OutputSemantics.to_dict()``).
 
     Returns:
         The manifest dict (validated).
@@ -110,6 +112,7 @@ def new_manifest(*, artifact_kind: str, artifact_sha256: str, target: dict, prec
         "outputs": [dict(t) for t in outputs],
         "preprocessing": dict(preprocessing),
         "model": dict(model),
+        "output": dict(output) if output else None,
         "sources": {"onnx": {"file": onnx_file, "sha256": onnx_sha256},
                     "calibration_cache": dict(calibration_cache) if calibration_cache else None},
         "build_machine": {k: build_machine.get(k) for k in BUILD_MACHINE_KEYS},

@@ -257,7 +257,7 @@ def plan_tensorrt_build(target: TargetProfile, generation: int, onnx_kind: str, 
     Args:
         target: a GPU target profile.
         generation: TensorRT generation that will build (8, 10, 11).
-        onnx_kind: ``"fp32"``, ``"fp16"`` or ``"qdq"`` (see :mod:`.onnx_info`).
+        onnx_kind: ``"fp32"``, ``"fp16"`` or ``"qdq"`` (see :func:`xnet_edge.contract.model_kind`).
         input_name, input_shape: the image input (-1 for dynamic dimensions).
         precision: fp32/fp16/int8/best or None for the default.
         input_size: (H, W) from the model's preprocessing, for a dynamic H/W.

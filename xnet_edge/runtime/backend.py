@@ -8,7 +8,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import XnetEdgeError
-from .spec import Preprocessing, TensorSpec, primary_output
+from .spec import TensorSpec, primary_output
 from .timing import HookList
 
 
@@ -54,12 +54,10 @@ class Backend(abc.ABC):
         n = self.input.shape[0]
         return (n, n) if n > 0 else (1, None)
 
-    def preprocessing(self) -> Optional[Preprocessing]:
-        """Preprocessing the artifact itself carries (ONNX metadata, checkpoint config), or None."""
-        return None
-
-    def model_config(self) -> dict:
-        """The model's ``XNetConfig`` as a dict when the artifact carries it, else {}."""
+    def contract_parts(self) -> dict:
+        """The contract blocks the artifact itself carries (ONNX metadata, checkpoint config):
+        ``{"preprocessing", "output", "config", "quantization"}`` as dicts, or {} when it carries none
+        (see :func:`xnet_edge.contract.contract_from_parts`)."""
         return {}
 
     def check_input_size(self, height: int, width: int) -> None:

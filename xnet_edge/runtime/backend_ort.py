@@ -5,7 +5,6 @@ Never imports torch. ``onnxruntime`` is imported when a backend is created.
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from pathlib import Path
@@ -16,7 +15,8 @@ import numpy as np
 from .._deps import require
 from ..errors import UsageError, XnetEdgeError
 from .backend import Backend
-from .spec import Preprocessing, TensorSpec, normalize_shape
+from ..contract import parse_metadata
+from .spec import TensorSpec, normalize_shape
 from .timing import HookList
 
 PROVIDER_ALIASES = {
@@ -140,20 +140,9 @@ class OnnxRuntimeBackend(Backend):
             raise XnetEdgeError(f"tensor {node.name!r} has type {node.type}, which this runtime does not handle")
         return TensorSpec(node.name, normalize_shape(node.shape), np.dtype(dtype), is_input)
 
-    def preprocessing(self) -> Optional[Preprocessing]:
-        """Preprocessing from the ``xnet_edge.preprocessing`` metadata, or None when absent."""
-        text = self.metadata.get("xnet_edge.preprocessing")
-        if text is None:
-            return None
-        return Preprocessing.from_json(text, where=f"{self.path} metadata 'xnet_edge.preprocessing'")
-
-    def model_config(self) -> dict:
-        """The ``xnet_edge.config`` metadata as a dict ({} when absent or unreadable)."""
-        try:
-            config = json.loads(self.metadata.get("xnet_edge.config") or "{}")
-        except ValueError:
-            return {}
-        return config if isinstance(config, dict) else {}
+    def contract_parts(self) -> dict:
+        """The contract blocks of the model's metadata (see :func:`xnet_edge.contract.parse_metadata`)."""
+        return parse_metadata(self.metadata, str(self.path))
 
     def run(self, batch: np.ndarray, hooks: HookList) -> np.ndarray:
         feed = {self.input.name: np.ascontiguousarray(batch, dtype=self._input_dtype)}

@@ -18,6 +18,7 @@ from .._deps import require
 from ..errors import UsageError
 from ..preprocess import check_input_size
 from .backend import Backend
+from ..contract import OutputSemantics
 from .spec import Preprocessing, TensorSpec
 from .timing import HookList
 
@@ -92,13 +93,12 @@ class TorchBackend(Backend):
         self.inputs = [TensorSpec("image", (-1, 3, -1, -1), np.dtype(np.float32), True)]
         self.outputs = [TensorSpec(out_name, (-1, channels, -1, -1), np.dtype(np.float32), False)]
 
-    def preprocessing(self) -> Preprocessing:
-        """The checkpoint's input size and normalization."""
-        cfg = self.model.config
-        return Preprocessing(tuple(cfg.input_size), tuple(cfg.mean), tuple(cfg.std))
-
-    def model_config(self) -> dict:
-        return self.model.config.to_dict()
+    def contract_parts(self) -> dict:
+        """The checkpoint's input size, normalization, output meaning and config."""
+        cfg = self.model.config.to_dict()
+        pre = Preprocessing(tuple(cfg["input_size"]), tuple(cfg["mean"]), tuple(cfg["std"]),
+                            multiple=int(self.model.output_stride))
+        return {"preprocessing": pre.to_dict(), "output": OutputSemantics.from_config(cfg).to_dict(), "config": cfg}
 
     def check_input_size(self, height: int, width: int) -> None:
         check_input_size(height, width, self.model.output_stride)

@@ -8,10 +8,10 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 
 from ..errors import UsageError, XnetEdgeError
-from ..preprocess import Letterbox, postprocess, preprocess
+from ..preprocess import Letterbox, postprocess, resize_bilinear
 from .artifact import Artifact, choose_backend, resolve_artifact, verify_artifact, warn_all
 from .backend import Backend
-from .spec import Preprocessing
+from ..contract import Contract, Preprocessing, TensorSpec, check_output_shape, contract_from_parts
 from .timing import HookList, TimingHook, maybe_hooks
 
 
@@ -114,13 +114,16 @@ class Runtime:
                        device=device, fused=fused, cuda_graph=cuda_graph, cuda_api=cuda_api, **advanced)
         self.backend: Optional[Backend] = _open_backend(self.artifact, self.backend_name, options)
         try:
-            self.model_config = self._read_model_config()
-            self.preprocessing = self._resolve_preprocessing(preprocessing, input_size)
+            self.contract = self._read_contract(preprocessing)
+            self.preprocessing = self._resolve_preprocessing(input_size)
         except BaseException:
             self.close()
             raise
-        self.task = self.model_config.get("task") or ("segmentation" if self.backend.output.name == "logits"
-                                                       else "depth")
+        #: the model's ×Net config as a dict ({} for adopted models)
+        self.model_config = self.contract.config
+        #: "depth" or "segmentation"
+        self.task = self.contract.task
+        self._output_checked = not self.contract.primary_output.is_dynamic  # checked on open when static
 
     # ------------------------------------------------------------------ set-up
 
@@ -129,21 +132,22 @@ class Runtime:
         """The engine folder's manifest, or None."""
         return self.artifact.manifest
 
-    def _read_model_config(self) -> dict:
+    def _read_contract(self, override) -> Contract:
         if self.manifest is not None:
-            return dict(self.manifest.get("model") or {})
-        return self.backend.model_config()
-
-    def _resolve_preprocessing(self, override, input_size) -> Preprocessing:
-        if override is not None:
-            pre = Preprocessing.from_dict(override, where="preprocessing=")
-        elif self.manifest is not None:
-            pre = Preprocessing.from_dict(self.manifest["preprocessing"], where=f"{self.artifact.folder} manifest")
+            where = f"{self.artifact.folder} manifest"
+            parts = {"preprocessing": self.manifest.get("preprocessing"), "config": self.manifest.get("model"),
+                     "output": self.manifest.get("output")}
         else:
-            pre = self.backend.preprocessing()
-        if pre is None:
-            raise UsageError(f"{self.artifact.file} carries no preprocessing (input size, mean, std): open its "
-                             "engine folder, export the ONNX with xnet-edge export, or pass preprocessing={...}")
+            where, parts = str(self.artifact.file), dict(self.backend.contract_parts())
+        if override is not None:
+            Preprocessing.from_dict(override, where="preprocessing=")
+            where, parts["preprocessing"] = f"{where} with preprocessing=", override
+        backend = self.backend
+        return contract_from_parts(where, [backend.input], [backend.output, *(o for o in backend.outputs
+                                                                            if o is not backend.output)], **parts)
+
+    def _resolve_preprocessing(self, input_size) -> Preprocessing:
+        pre = self.contract.require_preprocessing()
         fixed = self.backend.network_size()
         if fixed is not None:
             if input_size is not None and tuple(input_size) != fixed:
@@ -165,8 +169,18 @@ class Runtime:
     @property
     def max_depth(self) -> Optional[float]:
         """The model's depth range in metres when known."""
-        value = self.model_config.get("max_depth")
-        return float(value) if value is not None else None
+        return self.contract.max_depth
+
+    @property
+    def output_kind(self) -> str:
+        """What the output means: ``metric-depth``, ``relative-depth``, ``inverse-depth``, ``disparity``
+        or ``segmentation`` (:data:`xnet_edge.contract.OUTPUT_KINDS`)."""
+        return self.contract.output_kind
+
+    @property
+    def num_classes(self) -> Optional[int]:
+        """Classes of a segmentation model (None otherwise or when unknown)."""
+        return self.contract.num_classes
 
     @property
     def num_classes(self) -> Optional[int]:
@@ -182,7 +196,7 @@ class Runtime:
         info = self._live().describe()
         info.update({"artifact": str(self.artifact.file), "artifact_kind": self.artifact.kind,
                      "input_size": list(self.input_size), "preprocessing": self.preprocessing.to_dict(),
-                     "task": self.task})
+                     "task": self.task, "output_kind": self.output_kind})
         if self.manifest is not None:
             info.update({"target": self.manifest["target"].get("name"), "precision": self.manifest["precision"]})
         return info
@@ -200,8 +214,7 @@ class Runtime:
     def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, Letterbox]:
         """Image (any size, gray/RGB/RGBA, 8/16-bit) -> ((1, 3, H, W) float32, letterbox). Thread-safe."""
         with self.hooks.measure("preprocess"):
-            pre = self.preprocessing
-            return preprocess(image, pre.input_size, pre.mean, pre.std)
+            return self.preprocessing.apply(image)
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """Run preprocessed inputs (N, 3, H, W) through the network, in batches the model accepts.
@@ -223,7 +236,12 @@ class Runtime:
             if count < smallest:  # fixed-batch engines: pad with zeros, drop the extra outputs
                 pad = np.zeros((smallest - count, *chunk.shape[1:]), dtype=chunk.dtype)
                 chunk = np.concatenate([chunk, pad])
-            outputs.append(backend.run(chunk, self.hooks)[:count])
+            out = backend.run(chunk, self.hooks)[:count]
+            if not self._output_checked:  # a dynamic output shape is checked against its kind once
+                check_output_shape(TensorSpec(backend.output.name, out.shape), self.contract.output,
+                                   self.contract.where)
+                self._output_checked = True
+            outputs.append(out[:, None] if out.ndim == 3 else out)  # (N, H, W) depth -> (N, 1, H, W)
         return np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
 
     def postprocess(self, output: np.ndarray, box: Letterbox) -> np.ndarray:
@@ -238,6 +256,10 @@ class Runtime:
         """
         with self.hooks.measure("postprocess"):
             out = np.asarray(output, dtype=np.float32)
+            if out.ndim == 2:
+                out = out[None]
+            if tuple(out.shape[-2:]) != tuple(box.network):  # outputs at a fraction of the input size
+                out = np.stack([resize_bilinear(channel, box.network) for channel in out])
             if self.task == "segmentation":
                 scores = np.stack([postprocess(channel, box) for channel in out])
                 return scores.argmax(0).astype(np.int32)
