@@ -6,6 +6,7 @@ import pytest
 
 from xnet_edge.calibration.data import (BUILTIN_CALIBRATION, CalibrationDataWarning, calibration_inputs,
                                         load_images, video_frames)
+from xnet_edge.contract import Preprocessing
 from xnet_edge.errors import UsageError
 from xnet_edge.preprocess import preprocess
 
@@ -29,7 +30,7 @@ def test_unreadable_images_are_skipped_with_a_warning(tmp_path):
     assert [n for n, _ in images] == ["img00.png", "img01.png", "img02.png"]
     assert all(img.dtype == np.uint8 and img.shape == (20, 30, 3) for _, img in images)
     with pytest.warns(CalibrationDataWarning), pytest.raises(UsageError, match="only 3 usable"):
-        calibration_inputs(folder, (16, 24), MEAN, STD, num_images=10, min_images=4)
+        calibration_inputs(folder, Preprocessing((16, 24), MEAN, STD), num_images=10, min_images=4)
 
 
 def test_empty_or_missing_sources_are_usage_errors(tmp_path):
@@ -68,9 +69,9 @@ def test_video_frames_are_spread_evenly(tmp_path):
 
 
 def test_builtin_photos_are_real_and_deterministic():
-    a = calibration_inputs("builtin", (32, 48), MEAN, STD, num_images=20, seed=0)
-    b = calibration_inputs("builtin", (32, 48), MEAN, STD, num_images=20, seed=0)
-    c = calibration_inputs("builtin", (32, 48), MEAN, STD, num_images=20, seed=1)
+    a = calibration_inputs("builtin", Preprocessing((32, 48), MEAN, STD), num_images=20, seed=0)
+    b = calibration_inputs("builtin", Preprocessing((32, 48), MEAN, STD), num_images=20, seed=0)
+    c = calibration_inputs("builtin", Preprocessing((32, 48), MEAN, STD), num_images=20, seed=1)
     assert a.names[:16] == list(BUILTIN_CALIBRATION) and "crop" in a.names[16]
     assert a.fingerprint == b.fingerprint and a.fingerprint != c.fingerprint
     assert all(np.array_equal(x, y) for x, y in zip(a.tensors, b.tensors))
@@ -80,7 +81,7 @@ def test_builtin_photos_are_real_and_deterministic():
 def test_inputs_use_the_runtime_preprocessing():
     rng = np.random.default_rng(5)
     arrays = rng.integers(0, 255, (3, 40, 50, 3), dtype=np.uint8)
-    data = calibration_inputs(arrays, (32, 48), MEAN, STD, num_images=3)
+    data = calibration_inputs(arrays, Preprocessing((32, 48), MEAN, STD), num_images=3)
     assert data.names == ["array[0]", "array[1]", "array[2]"]
     for tensor, image in zip(data.tensors, arrays):
         np.testing.assert_array_equal(tensor, preprocess(image, (32, 48), MEAN, STD)[0])
