@@ -182,15 +182,6 @@ class Runtime:
         """Classes of a segmentation model (None otherwise or when unknown)."""
         return self.contract.num_classes
 
-    @property
-    def num_classes(self) -> Optional[int]:
-        """A segmentation model's number of classes (its config's, else its output channels); None for depth."""
-        if self.task != "segmentation":
-            return None
-        value = self.model_config.get("num_classes")
-        channels = self._live().output.shape[1] if len(self._live().output.shape) == 4 else -1
-        return int(value) if value is not None else (int(channels) if channels > 0 else None)
-
     def describe(self) -> dict:
         """Artifact, backend settings, input size and preprocessing, for reports."""
         info = self._live().describe()
