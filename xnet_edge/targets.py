@@ -4,8 +4,10 @@ A target says what an engine is built for: which precisions make sense, how many
 DLA cores the device has, the default TensorRT workspace and input size, the
 memory an engine may use, and which TensorRT generation the device runs:
 
-* ``8``  — JetPack 5 (TensorRT 8.5): trtexec builds; legacy INT8 calibration cache.
-* ``10`` — JetPack 6 / desktop TensorRT 10: builder flags (FP16/INT8), Q/DQ or legacy cache.
+* ``8``  — JetPack 5 (TensorRT 8.5) and JetPack 6.0 (TensorRT 8.6): trtexec builds;
+  legacy INT8 calibration cache.
+* ``10`` — JetPack 6.1/6.2 (TensorRT 10.3) / desktop TensorRT 10: builder flags (FP16/INT8),
+  Q/DQ or legacy cache.
 * ``11`` — TensorRT 11: strongly typed networks only (precision comes from the ONNX).
 
 Nothing here imports TensorRT; :func:`trt_generation` maps a version string to a generation.
@@ -37,7 +39,9 @@ class TargetProfile:
         dla_cores: number of DLA cores (0: none).
         workspace_mb: default TensorRT workspace pool limit (MiB).
         trt_generations: TensorRT generations the device ships or supports, preferred first.
-        tensorrt: the TensorRT release the device ships (None: any of the generations).
+        tensorrt: the TensorRT release the device ships by default (None: any of the generations).
+        tensorrt_releases: every TensorRT release the device ships (JetPack 6.0: 8.6, 6.1/6.2:
+            10.3), preferred first; empty for desktop GPUs (any release of the generations).
         jetpack: the JetPack release for Jetson targets.
         compute_capability: the GPU's compute capability (``"8.7"``), None for cpu.
         input_size: default network input (H, W) for this device (multiples of 32).
@@ -54,6 +58,7 @@ class TargetProfile:
     workspace_mb: int = 0
     trt_generations: tuple[int, ...] = ()
     tensorrt: Optional[str] = None
+    tensorrt_releases: tuple[str, ...] = ()
     jetpack: Optional[str] = None
     compute_capability: Optional[str] = None
     input_size: tuple[int, int] = (256, 320)
@@ -80,22 +85,27 @@ _PROFILES: tuple[TargetProfile, ...] = (
     TargetProfile("cpu", "cpu", "any x86-64/aarch64 CPU through ONNX Runtime (optimized ONNX)",
                   precisions=("fp32", "int8", "best"), default_precision="fp32", input_size=(256, 320),
                   memory_mb=1024, max_batch=1),
-    # JetPack 6.1/6.2: TensorRT 10.3, CUDA 12.6, Ampere iGPU (sm_87).
+    # JetPack 6.1/6.2: TensorRT 10.3, CUDA 12.6; JetPack 6.0: TensorRT 8.6, CUDA 12.2; Ampere iGPU (sm_87).
     TargetProfile("jetson-orin-nano", "jetson", "Jetson Orin Nano 4/8 GB (JetPack 6)", _ALL, "fp16",
-                  dla_cores=0, workspace_mb=1024, trt_generations=(10,), tensorrt="10.3", jetpack="6",
+                  dla_cores=0, workspace_mb=1024, trt_generations=(10, 8), tensorrt="10.3",
+                  tensorrt_releases=("10.3", "8.6"), jetpack="6",
                   compute_capability="8.7", input_size=(256, 320), memory_mb=2048, max_batch=4),
     TargetProfile("jetson-orin-nx", "jetson", "Jetson Orin NX 16 GB (JetPack 6)", _ALL, "fp16",
-                  dla_cores=2, workspace_mb=2048, trt_generations=(10,), tensorrt="10.3", jetpack="6",
+                  dla_cores=2, workspace_mb=2048, trt_generations=(10, 8), tensorrt="10.3",
+                  tensorrt_releases=("10.3", "8.6"), jetpack="6",
                   compute_capability="8.7", input_size=(320, 416), memory_mb=4096, max_batch=4),
     TargetProfile("jetson-agx-orin", "jetson", "Jetson AGX Orin 32/64 GB (JetPack 6)", _ALL, "fp16",
-                  dla_cores=2, workspace_mb=4096, trt_generations=(10,), tensorrt="10.3", jetpack="6",
+                  dla_cores=2, workspace_mb=4096, trt_generations=(10, 8), tensorrt="10.3",
+                  tensorrt_releases=("10.3", "8.6"), jetpack="6",
                   compute_capability="8.7", input_size=(384, 512), memory_mb=8192, max_batch=8),
     # JetPack 5.1: TensorRT 8.5, CUDA 11.4, Volta iGPU (sm_72).
     TargetProfile("jetson-xavier-nx", "jetson", "Jetson Xavier NX 8/16 GB (JetPack 5)", _ALL, "fp16",
-                  dla_cores=2, workspace_mb=1024, trt_generations=(8,), tensorrt="8.5", jetpack="5",
+                  dla_cores=2, workspace_mb=1024, trt_generations=(8,), tensorrt="8.5",
+                  tensorrt_releases=("8.5",), jetpack="5",
                   compute_capability="7.2", input_size=(256, 320), memory_mb=2048, max_batch=4),
     TargetProfile("jetson-agx-xavier", "jetson", "Jetson AGX Xavier 32/64 GB (JetPack 5)", _ALL, "fp16",
-                  dla_cores=2, workspace_mb=2048, trt_generations=(8,), tensorrt="8.5", jetpack="5",
+                  dla_cores=2, workspace_mb=2048, trt_generations=(8,), tensorrt="8.5",
+                  tensorrt_releases=("8.5",), jetpack="5",
                   compute_capability="7.2", input_size=(320, 416), memory_mb=4096, max_batch=4),
     # Desktop and server GPUs by compute capability; TensorRT 10 or 11 (preferred first).
     TargetProfile("gpu-sm75", "gpu", "Turing: T4, RTX 20xx, Quadro RTX", _ALL, "fp16",

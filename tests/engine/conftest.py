@@ -248,3 +248,34 @@ def fake_trt(monkeypatch):
         return trt
 
     return install
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    """Install the runtime tests' fake CUDA device (tests/runtime/trt_fakes.py) as a binding.
+
+    ``fake_cuda(binding)`` with binding "cuda-python", "cudart-legacy" or "pycuda"; returns
+    (fakes module, FakeGPU, installed modules). tensorrt stays whatever ``fake_trt`` put there.
+    """
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "runtime" / "trt_fakes.py"
+    name = "xnet_edge_engine_tests_trt_fakes"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    fakes = sys.modules[name]
+
+    def install(binding="cuda-python"):
+        gpu = fakes.FakeGPU()
+        modules = {}
+        fakes.install(modules, gpu, binding=binding)
+        modules.pop("tensorrt")
+        for mod_name, module in modules.items():
+            monkeypatch.setitem(sys.modules, mod_name, module)
+        return fakes, gpu, modules
+
+    return install

@@ -15,7 +15,8 @@ def test_table_holds_the_issue_devices_with_their_facts():
                             "jetson-agx-xavier", "gpu-sm75", "gpu-sm86", "gpu-sm89", "gpu-sm90", "gpu-sm100"}
     for name in ("jetson-orin-nano", "jetson-orin-nx", "jetson-agx-orin"):  # JetPack 6
         t = by_name[name]
-        assert (t.tensorrt, t.trt_generations, t.compute_capability, t.jetpack) == ("10.3", (10,), "8.7", "6")
+        assert (t.tensorrt, t.trt_generations, t.compute_capability, t.jetpack) == ("10.3", (10, 8), "8.7", "6")
+        assert t.tensorrt_releases == ("10.3", "8.6")  # JetPack 6.1/6.2 and 6.0
     for name in ("jetson-xavier-nx", "jetson-agx-xavier"):  # JetPack 5
         t = by_name[name]
         assert (t.tensorrt, t.trt_generations, t.compute_capability, t.jetpack, t.dla_cores) == (

@@ -148,8 +148,10 @@ def test_pycuda_has_no_graphs(gpu, plan):
     with pytest.warns(RuntimeWarning, match="CUDA graphs need cuda-python"):
         backend = TensorRTBackend(plan, cuda_graph=True)
     assert not backend.uses_cuda_graph
+    drv = gpu.modules["pycuda.driver"]
+    assert len(drv.context_stack) == 1 and drv.primary_retains == 1
     backend.close()
-    assert gpu.modules["pycuda.driver"].context_stack == []
+    assert drv.context_stack == [] and drv.primary_retains == 0  # popped and the retain released
 
 
 def test_bad_plan_is_refused_and_memory_released(gpu, tmp_path):

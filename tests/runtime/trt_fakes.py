@@ -244,19 +244,25 @@ def make_cudart(gpu: FakeGPU, fail_capture: bool = False) -> types.ModuleType:
 def make_pycuda_driver(gpu: FakeGPU) -> types.ModuleType:
     drv = types.ModuleType("pycuda.driver")
     drv.context_stack = []
+    drv.primary_retains = 0  # retain_primary_context() calls not yet released by detach()
 
     class Context:
         def push(self):
             drv.context_stack.append(self)
 
-        def pop(self):
-            drv.context_stack.remove(self)
+        @staticmethod
+        def pop():  # static in pycuda: pops whatever context is current on this thread
+            drv.context_stack.pop()
+
+        def detach(self):
+            drv.primary_retains -= 1
 
     class Device:
         def __init__(self, index):
             self.index = index
 
         def retain_primary_context(self):
+            drv.primary_retains += 1
             return Context()
 
     class DeviceAllocation:
@@ -300,7 +306,7 @@ def make_pycuda_driver(gpu: FakeGPU) -> types.ModuleType:
         return np.empty(shape, dtype)
 
     drv.init = lambda: None
-    drv.Device, drv.Stream, drv.Event = Device, Stream, Event
+    drv.Context, drv.Device, drv.Stream, drv.Event = Context, Device, Stream, Event
     drv.mem_alloc, drv.pagelocked_empty = DeviceAllocation, pagelocked_empty
     drv.memcpy_htod_async, drv.memcpy_dtoh_async = memcpy_htod_async, memcpy_dtoh_async
     return drv
@@ -458,8 +464,7 @@ def install(modules: dict, gpu: FakeGPU, binding: str = "cuda-python", fail_capt
             bindings.__path__ = []
             bindings.runtime = rt
             fakes.update({"cuda": cuda, "cuda.bindings": bindings, "cuda.bindings.runtime": rt, "cuda.cudart": None})
-        else:
-            cuda.cudart = rt
+        else:  # cuda-python < 12.6: only ``import cuda.cudart`` works; the package has no attribute
             fakes.update({"cuda": cuda, "cuda.bindings": None, "cuda.bindings.runtime": None, "cuda.cudart": rt})
         fakes.update({"pycuda": None, "pycuda.driver": None})
     modules.update(fakes)

@@ -59,13 +59,11 @@ def enable_spin_wait() -> str:
     Raises:
         XnetEdgeError: cuda-python is missing or refused the flag.
     """
-    try:
-        try:
-            from cuda.bindings import runtime as cudart
-        except ImportError:
-            from cuda import cudart  # cuda-python < 12.6
-    except ImportError:
-        raise XnetEdgeError("--spin-wait needs cuda-python (pip install 'xnet-edge[trt]')") from None
+    from ..cuda_import import import_cudart
+
+    cudart = import_cudart()
+    if cudart is None:
+        raise XnetEdgeError("--spin-wait needs cuda-python (pip install 'xnet-edge[trt]')")
     try:
         (err,) = cudart.cudaSetDeviceFlags(cudart.cudaDeviceScheduleSpin)
     except (AttributeError, TypeError, RuntimeError) as exc:  # an old or partial binding

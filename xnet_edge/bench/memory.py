@@ -98,10 +98,9 @@ def cuda_used_mb() -> Optional[float]:
 
 
 def _used_from_cuda_python() -> Optional[float]:
-    try:
-        from cuda.bindings import runtime as cudart
-    except ImportError:
-        from cuda import cudart  # cuda-python < 12.6
+    from ..cuda_import import import_cudart
+
+    cudart = import_cudart(required=True)
     err, free, total = cudart.cudaMemGetInfo()
     if int(err) != 0:
         return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..engine.trt_releases import TENSORRT_CHOICES
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -17,8 +19,9 @@ def register(subparsers) -> None:
     p.add_argument("--workspace", type=int, metavar="MB", help="TensorRT workspace limit in MiB")
     p.add_argument("--opt-level", type=int, metavar="N", help="TensorRT builder optimization level 0-5")
     p.add_argument("--calibration-cache", metavar="PATH", help="TensorRT calibration cache (legacy INT8)")
-    p.add_argument("--tensorrt", type=int, choices=(8, 10, 11),
-                   help="TensorRT generation on the device (default: the target's)")
+    p.add_argument("--tensorrt", choices=TENSORRT_CHOICES,
+                   help="TensorRT on the device: a generation (the target's release of it) or a release, e.g. 8.6 "
+                        "for JetPack 6.0 (default: the target's)")
     p.add_argument("--max-batch", type=int, metavar="N", help="largest batch for a dynamic batch")
     p.add_argument("--threads", type=int, default=0, metavar="N", help="cpu target: ONNX Runtime threads")
     p.set_defaults(func=run_bundle)

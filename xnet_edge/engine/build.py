@@ -23,7 +23,7 @@ from ..contract import Contract, TensorSpec, check_output_shape, check_qdq_targe
 from ..errors import UsageError
 from ..io_utils import atomic_dir, current_umask, sha256_file, write_bytes_atomic
 from ..platform import machine_info
-from ..targets import TargetProfile, get_target, trt_generation
+from ..targets import TargetProfile, get_target
 from . import manifest as mf
 from .plan import plan_cpu_build, plan_tensorrt_build, target_mismatches
 
@@ -109,6 +109,10 @@ def build_engine(onnx_path: str | os.PathLike, target: str | TargetProfile, out_
         raise UsageError(f"calibration cache not found: {calibration_cache}")
     if calibration_cache is not None and calibration_images is not None:
         raise UsageError("pass either --calibration-cache or --calibration-images, not both")
+    if calibration_cache is not None and profile.is_gpu:
+        from .calibrator import check_calibration_cache
+
+        check_calibration_cache(calibration_cache, None)  # a calibration cache at all
     out = check_out_dir(out_dir)
     if profile.is_gpu:
         _precheck_tensorrt_options(profile, info, preprocessing, precision=precision, dla=dla,
@@ -229,7 +233,7 @@ def _build_tensorrt(info, profile, out, preprocessing, *, precision, dla, worksp
 
     trt = import_tensorrt(min_generation=8)
     version = str(trt.__version__)
-    plan = plan_tensorrt_build(profile, trt_generation(version), info.kind, info.image_input.name,
+    plan = plan_tensorrt_build(profile, version, info.kind, info.image_input.name,
                                info.image_input.shape, precision=precision,
                                input_size=preprocessing["input_size"], dla=dla, workspace_mb=workspace_mb,
                                opt_level=opt_level, calibration=_calibration_mode(calibration_cache,
@@ -238,7 +242,13 @@ def _build_tensorrt(info, profile, out, preprocessing, *, precision, dla, worksp
     if not plan.python_builder:
         raise EngineBuildError(f"TensorRT {version} is installed; xnet-edge's builder needs TensorRT >= 10. "
                                f"Build with trtexec: xnet-edge bundle {info.path} --target {profile.name} "
-                               "--tensorrt 8 -o bundle.tar.gz, then run its build.sh")
+                               f"--tensorrt {plan.release} -o bundle.tar.gz, then run its build.sh (it runs "
+                               "trtexec for TensorRT 8)")
+    if calibration_cache is not None and plan.int8_source == "calibration-cache":
+        from .calibrator import check_calibration_cache
+
+        for note in check_calibration_cache(calibration_cache, version):
+            log(f"note: {note}")
     machine = {**machine_info(), "tensorrt": version}
     mismatches = target_mismatches(profile, machine)
     for message in mismatches:
@@ -252,8 +262,12 @@ def _build_tensorrt(info, profile, out, preprocessing, *, precision, dla, worksp
         log(f"building with TensorRT {version}: precision {plan.precision}, flags {list(plan.flags) or 'none'}"
             f"{', strongly typed' if plan.strongly_typed else ''}"
             f"{f', DLA core {plan.dla_core}' if plan.dla_core is not None else ''}")
-        built = build_tensorrt_engine(plan, tmp / ONNX_NAME, calibrator=calibrator, verbose=verbose,
-                                      timing_cache=timing_path.read_bytes() if timing_path.is_file() else None)
+        try:
+            built = build_tensorrt_engine(plan, tmp / ONNX_NAME, calibrator=calibrator, verbose=verbose,
+                                          timing_cache=timing_path.read_bytes() if timing_path.is_file() else None)
+        finally:
+            if calibrator is not None:
+                calibrator.close()
         (tmp / mf.ARTIFACT_KINDS["tensorrt-plan"]).write_bytes(built.plan)
         if built.layer_info:
             (tmp / LAYERS_NAME).write_text(_pretty_json(built.layer_info))

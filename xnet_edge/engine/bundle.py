@@ -7,8 +7,14 @@ the build plan here (so a bad option fails now, not on the robot) and packs::
     NAME/model.onnx          the model to build
     NAME/calibration.cache   the TensorRT calibration cache (legacy INT8 only)
     NAME/target.json         the target profile
-    NAME/build.sh            `xnet-edge build` when installed, else the equivalent trtexec
+    NAME/build.sh            `xnet-edge build` when installed (TensorRT >= 10), else trtexec
     NAME/bundle.json         what was packed (sha256 of each file), plan, commands
+
+Every word of ``build.sh`` is quoted for the shell, and the output folder is the
+script's own ``"$OUT"`` variable, so nothing in the model (its input name) can run
+as a command. Archives are written and read with plain files under one folder only:
+:func:`read_bundle` refuses absolute paths, ``..``, links and duplicate names, and
+:func:`extract_bundle` extracts with tarfile's ``data`` filter.
 """
 
 from __future__ import annotations
@@ -20,19 +26,24 @@ import os
 import shlex
 import tarfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Optional, Union
 
 from .._version import __version__
 from ..contract import check_qdq_target, read_contract
 from ..errors import UsageError
 from ..io_utils import atomic_path
-from ..targets import TRT_GENERATIONS, TargetProfile, get_target
+from ..targets import TargetProfile, get_target
 from .build import CACHE_NAME, LAYERS_NAME, ONNX_NAME, TIMING_NAME
-from .plan import CpuBuildPlan, TrtBuildPlan, plan_cpu_build, plan_tensorrt_build
-from .trtexec import FIND_TRTEXEC_SH, trtexec_args
+from .calibrator import check_calibration_cache
+from .plan import CpuBuildPlan, TrtBuildPlan, plan_cpu_build, plan_tensorrt_build, release_for
+from .trt_releases import TENSORRT_CHOICES
+from .trtexec import FIND_TRTEXEC_SH, check_script_text, trtexec_args
 
 BUNDLE_FORMAT = "xnet-edge-bundle"
+#: where a script word holds the output folder; becomes the shell variable "$OUT" (NUL never
+#: occurs in a real argument, so no input text can turn into it)
+OUT_MARK = "\0OUT\0"
 
 
 @dataclass
@@ -71,26 +82,45 @@ def _xnet_edge_args(profile: TargetProfile, plan, options: dict) -> list[str]:
     return args
 
 
+def shell_word(arg: str) -> str:
+    """One argument quoted for the shell; each :data:`OUT_MARK` becomes ``"$OUT"``.
+
+    Raises:
+        UsageError: the argument holds a control character (newline, NUL, ...).
+    """
+    parts = arg.split(OUT_MARK)
+    for part in parts:
+        check_script_text(part, "a build script argument")
+    return '"$OUT"'.join(shlex.quote(part) if part else "" for part in parts) or "''"
+
+
 def _shell_words(args: list[str], sep: str = " \\\n    ") -> str:
-    # Arguments that mention $OUT must expand in the shell; every other word is quoted.
-    return sep.join(f'"{a}"' if "$OUT" in a else shlex.quote(a) for a in args)
+    return sep.join(shell_word(a) for a in args)
 
 
 def bundle_script(profile: TargetProfile, plan, options: dict) -> str:
-    """The bundle's ``build.sh``: xnet-edge when installed, otherwise trtexec (GPU targets)."""
-    xnet = _shell_words([*_xnet_edge_args(profile, plan, options), "-o", "$OUT"], sep=" ")
+    """The bundle's ``build.sh``: xnet-edge when installed (TensorRT >= 10 plans), otherwise trtexec.
+
+    A TensorRT 8 plan (JetPack 5, JetPack 6.0) always builds with trtexec: xnet-edge's
+    builder needs TensorRT >= 10 and would only point back to this bundle.
+    """
     lines = ["#!/bin/sh",
              f"# Build the {profile.name} engine on the device itself ({profile.description}).",
              f"# Written by xnet-edge {__version__}. Usage: sh build.sh [OUT_DIR]   (default: ./engine)",
-             *(f"# note: {n}" for n in plan.notes),
-             "set -eu", 'cd "$(dirname "$0")"', 'OUT="${1:-engine}"',
-             "if command -v xnet-edge >/dev/null 2>&1; then", f"  exec {xnet}", "fi"]
+             *(f"# note: {check_script_text(n, 'a note')}" for n in plan.notes),
+             "set -eu", 'cd "$(dirname "$0")"', 'OUT="${1:-engine}"']
+    trtexec_only = isinstance(plan, TrtBuildPlan) and not plan.python_builder
+    if not trtexec_only:
+        xnet = _shell_words([*_xnet_edge_args(profile, plan, options), "-o", OUT_MARK], sep=" ")
+        lines += ["if command -v xnet-edge >/dev/null 2>&1; then", f"  exec {xnet}", "fi"]
     if not isinstance(plan, TrtBuildPlan):
         lines.append('echo "xnet-edge is not installed: pip install xnet-edge" >&2; exit 1')
         return "\n".join(lines) + "\n"
-    trt = trtexec_args(plan, onnx=ONNX_NAME, engine="$OUT/model.plan", calibration_cache=CACHE_NAME,
-                       timing_cache=TIMING_NAME, layer_info=f"$OUT/{LAYERS_NAME}")
-    lines += ["# Without xnet-edge: a plain TensorRT plan (no manifest.json) built by trtexec.",
+    trt = trtexec_args(plan, onnx=ONNX_NAME, engine=f"{OUT_MARK}/model.plan", calibration_cache=CACHE_NAME,
+                       timing_cache=TIMING_NAME, layer_info=f"{OUT_MARK}/{LAYERS_NAME}")
+    why = (f"TensorRT {plan.release}: xnet-edge's builder needs TensorRT >= 10, so trtexec builds"
+           if trtexec_only else "Without xnet-edge")
+    lines += [f"# {why}: a plain TensorRT plan (no manifest.json).",
               FIND_TRTEXEC_SH.rstrip("\n"), 'mkdir -p "$OUT"', f'"$TRTEXEC" \\\n    {_shell_words(trt)}',
               'echo "wrote $OUT/model.plan"']
     return "\n".join(lines) + "\n"
@@ -107,8 +137,10 @@ def make_bundle(onnx_path: str | os.PathLike, target: str | TargetProfile, out_p
         target: target name or profile.
         out_path: the ``.tar.gz`` to write (atomically).
         precision, dla, workspace_mb, opt_level, max_batch, threads: as for ``build_engine``.
-        calibration_cache: TensorRT calibration cache for legacy INT8.
-        tensorrt: TensorRT generation on the device (8, 10, 11); the target's own by default.
+        calibration_cache: TensorRT calibration cache for legacy INT8; refused when it is not a
+            cache or was written for another TensorRT release than the plan's.
+        tensorrt: TensorRT on the device: a generation (8, 10, 11: the target's release of it) or a
+            release (``"8.5"``, ``"8.6"``, ``"10.3"``); the target's own by default.
 
     Returns:
         A :class:`BundleResult`.
@@ -127,13 +159,15 @@ def make_bundle(onnx_path: str | os.PathLike, target: str | TargetProfile, out_p
         raise UsageError(f"calibration cache not found: {calibration_cache}")
     options = {"cpu_level": 2 if opt_level is None else int(opt_level)}
     if profile.is_gpu:
-        generation = int(tensorrt) if tensorrt is not None else profile.trt_generations[0]
-        if generation not in TRT_GENERATIONS:
-            raise UsageError(f"--tensorrt must be one of {', '.join(map(str, TRT_GENERATIONS))}, got {tensorrt}")
-        plan = plan_tensorrt_build(profile, generation, info.kind, info.image_input.name, info.image_input.shape,
+        if tensorrt is not None and str(tensorrt) not in TENSORRT_CHOICES:
+            raise UsageError(f"--tensorrt must be one of {', '.join(TENSORRT_CHOICES)}, got {tensorrt}")
+        release = release_for(profile, tensorrt if tensorrt is not None else profile.trt_generations[0])
+        plan = plan_tensorrt_build(profile, release.name, info.kind, info.image_input.name, info.image_input.shape,
                                    precision=precision, input_size=list(info.input_size),
                                    dla=dla, workspace_mb=workspace_mb, opt_level=opt_level,
                                    calibration="cache" if calibration_cache else None, max_batch=max_batch)
+        if plan.int8_source == "calibration-cache":
+            check_calibration_cache(calibration_cache, release.name)
     else:
         plan = plan_cpu_build(profile, info.kind, precision=precision, threads=threads, opt_level=opt_level)
     files = {ONNX_NAME: info.path.read_bytes(),
@@ -152,21 +186,61 @@ def _bundle_json(profile, plan, files: dict, options: dict) -> bytes:
     meta = {"format": BUNDLE_FORMAT, "format_version": 1, "xnet_edge": __version__,
             "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
             "target": profile.name, "precision": plan.precision,
-            "tensorrt_generation": getattr(plan, "generation", None), "notes": list(plan.notes),
+            "tensorrt_generation": getattr(plan, "generation", None), "tensorrt_release": getattr(plan, "release", None),
+            "notes": list(plan.notes),
             "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
             "build_command": " ".join(_xnet_edge_args(profile, plan, options) + ["-o", "engine"])}
     return (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode()
 
 
+def _check_root(root: str) -> str:
+    if root in ("", ".", "..") or "/" in root or "\\" in root or any(ord(c) < 32 for c in root):
+        raise UsageError(f"bundle folder name {root!r} is not a plain folder name; name the archive e.g. bundle.tar.gz")
+    return root
+
+
 def _write_tar(out_path: Path, root: str, files: dict) -> None:
+    _check_root(root)
     with atomic_path(out_path) as tmp:
         with tarfile.open(tmp, "w:gz") as tar:
             for name, data in files.items():
-                entry = tarfile.TarInfo(f"{root}/{name}")
+                entry = tarfile.TarInfo(f"{root}/{_check_root(name)}")
                 entry.size = len(data)
                 entry.mode = 0o755 if name.endswith(".sh") else 0o644
                 entry.mtime = int(_dt.datetime.now().timestamp())
                 tar.addfile(entry, io.BytesIO(data))
+
+
+def _safe_members(tar: tarfile.TarFile, path: Path) -> tuple[str, dict[str, tarfile.TarInfo]]:
+    """(root folder, {file name: member}) of a bundle whose members all stay in one folder.
+
+    Raises:
+        UsageError: an absolute path, ``..``, a link or special file, a nested path, a duplicate
+            name or more than one top-level folder.
+    """
+    roots, files = set(), {}
+    for member in tar.getmembers():
+        parts = PurePosixPath(member.name).parts
+        if member.name.startswith(("/", "\\")) or ".." in parts or not parts:
+            raise UsageError(f"{path}: refusing member {member.name!r}: it points outside the bundle folder")
+        if not (member.isfile() or member.isdir()):
+            raise UsageError(f"{path}: refusing member {member.name!r}: links and special files are not allowed")
+        roots.add(parts[0])
+        if len(roots) != 1:
+            raise UsageError(f"{path} is not an xnet-edge bundle: expected one top-level folder, found "
+                             f"{sorted(roots)}")
+        if member.isdir():
+            if len(parts) != 1:
+                raise UsageError(f"{path}: refusing nested folder {member.name!r}")
+            continue
+        if len(parts) != 2:
+            raise UsageError(f"{path}: refusing member {member.name!r}: bundle files sit directly in one folder")
+        if parts[1] in files:
+            raise UsageError(f"{path}: refusing duplicate member {member.name!r}")
+        files[parts[1]] = member
+    if not roots:
+        raise UsageError(f"{path} is not an xnet-edge bundle: it is empty")
+    return roots.pop(), files
 
 
 def read_bundle(path: str | os.PathLike) -> dict:
@@ -176,7 +250,8 @@ def read_bundle(path: str | os.PathLike) -> dict:
         The ``bundle.json`` dict.
 
     Raises:
-        UsageError: not a bundle, or a file is missing or differs from its recorded sha256.
+        UsageError: not a bundle, an unsafe member (see :func:`extract_bundle`), or a file that is
+            missing or differs from its recorded sha256.
     """
     import hashlib
 
@@ -185,16 +260,43 @@ def read_bundle(path: str | os.PathLike) -> dict:
         raise UsageError(f"bundle not found: {path}")
     try:
         with tarfile.open(path, "r:gz") as tar:
-            members = {Path(m.name).name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+            _, members = _safe_members(tar, path)
+            files = {name: tar.extractfile(m).read() for name, m in members.items()}
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise UsageError(f"{path} is not a readable bundle: {exc}") from None
-    if "bundle.json" not in members:
+    if "bundle.json" not in files:
         raise UsageError(f"{path} is not an xnet-edge bundle (no bundle.json)")
-    meta = json.loads(members["bundle.json"])
-    for name, digest in meta["files"].items():
-        if name not in members or hashlib.sha256(members[name]).hexdigest() != digest:
+    try:
+        meta = json.loads(files["bundle.json"])
+        recorded = dict(meta["files"])
+    except (ValueError, KeyError, TypeError):
+        raise UsageError(f"{path}: bundle.json is not a bundle description") from None
+    for name, digest in recorded.items():
+        if name not in files or hashlib.sha256(files[name]).hexdigest() != digest:
             raise UsageError(f"{path}: {name} is missing or corrupt")
+    unlisted = set(files) - set(recorded) - {"bundle.json"}
+    if unlisted:
+        raise UsageError(f"{path}: files not listed in bundle.json: {', '.join(sorted(unlisted))}")
     return meta
 
 
-__all__ = ["BundleResult", "bundle_script", "make_bundle", "read_bundle"]
+def extract_bundle(path: str | os.PathLike, dest: str | os.PathLike) -> Path:
+    """Verify a bundle (:func:`read_bundle`) and extract it under ``dest`` with tarfile's ``data`` filter.
+
+    Returns:
+        The extracted bundle folder (``dest/NAME``).
+
+    Raises:
+        UsageError: the bundle is unsafe or corrupt, or ``dest/NAME`` already exists.
+    """
+    path, dest = Path(path), Path(dest)
+    read_bundle(path)
+    with tarfile.open(path, "r:gz") as tar:
+        root, _ = _safe_members(tar, path)
+        if (dest / root).exists():
+            raise UsageError(f"{dest / root} already exists; extract somewhere else")
+        tar.extractall(dest, filter="data")
+    return dest / root
+
+
+__all__ = ["BundleResult", "bundle_script", "extract_bundle", "make_bundle", "read_bundle"]

@@ -6,21 +6,81 @@ With a cache, TensorRT reads the scales from it and never asks for a batch.
 
 The calibrator class is created inside :func:`make_entropy_calibrator` because
 its base class lives in ``tensorrt``, which is only imported there. Device
-memory comes from cuda-python or pycuda, whichever is installed.
+memory comes from the runtime's CUDA layer (:func:`~xnet_edge.runtime.cuda_mem.open_cuda_memory`:
+cuda-python, else pycuda on the device's primary context). It is opened when the
+calibrator is created, i.e. before the builder starts, never inside TensorRT's
+``get_batch`` callback, and released by :meth:`close` (or after the last batch).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
 from .._deps import require
-from ..errors import MissingDependencyError, UsageError
+from ..errors import UsageError
 from ..io_utils import write_bytes_atomic
 from ..preprocess import preprocess
+
+if TYPE_CHECKING:
+    import tensorrt as trt_types
+
+    from ..runtime.cuda_mem import CudaMemory
+
+def calibration_cache_version(path: str | os.PathLike) -> str:
+    """The TensorRT version a calibration cache was written for, from its ``TRT-<version>-`` header.
+
+    Returns:
+        ``"MAJOR.MINOR.PATCH"`` (``TRT-8502-…`` → ``"8.5.2"``, ``TRT-100300-…`` → ``"10.3.0"``).
+
+    Raises:
+        UsageError: the file is missing or is not a TensorRT calibration cache.
+    """
+    from ..calibration.trt_cache import read_trt_cache
+
+    header, _ = read_trt_cache(path)
+    code = int(header.split("-")[1])
+    if code >= 100000:  # TensorRT >= 10: MAJOR*10000 + MINOR*100 + PATCH
+        return f"{code // 10000}.{code // 100 % 100}.{code % 100}"
+    return f"{code // 1000}.{code // 100 % 10}.{code % 100}"
+
+
+def check_calibration_cache(path: str | os.PathLike, tensorrt: Optional[str]) -> list[str]:
+    """Refuse a calibration cache that the TensorRT that will build would ignore.
+
+    TensorRT only reads a cache written by its own version. A cache whose
+    major.minor differs from ``tensorrt`` is refused; a different patch release
+    gives a note (the cache may still be ignored on the device).
+
+    Args:
+        path: the cache file.
+        tensorrt: the building TensorRT's version or release (``"10.3.0.30"``, ``"8.6"``); a bare
+            generation (``"10"``) checks the major version only; None checks only that the file
+            is a calibration cache.
+
+    Returns:
+        Notes for the user (empty when the versions agree).
+
+    Raises:
+        UsageError: not a calibration cache, or written for another TensorRT major.minor.
+    """
+    written = calibration_cache_version(path)
+    if tensorrt is None:
+        return []
+    want = str(tensorrt).split(".")
+    have = written.split(".")
+    depth = min(len(want), 2)
+    if want[:depth] != have[:depth]:
+        raise UsageError(f"calibration cache {path} was written by TensorRT {written}, but the build uses TensorRT "
+                         f"{tensorrt}; TensorRT ignores a cache from another version: calibrate again for "
+                         f"{tensorrt} (xnet-edge calibrate --trt-version)")
+    if len(want) > 2 and want[2] != have[2]:
+        return [f"calibration cache written by TensorRT {written}, building with {tensorrt}: "
+                "if TensorRT ignores it, calibrate again for this version"]
+    return []
 
 
 def image_batches(images: Iterable[np.ndarray], network_hw: Sequence[int], mean, std,
@@ -49,57 +109,6 @@ def image_batches(images: Iterable[np.ndarray], network_hw: Sequence[int], mean,
             pending = []
 
 
-class _DeviceBuffer:
-    """One device allocation through cuda-python (preferred) or pycuda."""
-
-    def __init__(self, nbytes: int):
-        self.nbytes = int(nbytes)
-        self._cudart = self._pycuda = None
-        try:
-            self._cudart = _import_cudart()
-        except MissingDependencyError:
-            try:
-                self._pycuda = require("pycuda.driver")
-                require("pycuda.autoinit")  # creates the context TensorRT will use
-            except MissingDependencyError:
-                raise MissingDependencyError("cuda-python", "trt", "calibration copies batches to the GPU "
-                                             "with cuda-python or pycuda") from None
-        if self._cudart is not None:
-            err, self.ptr = self._cudart.cudaMalloc(self.nbytes)
-            _check_cuda(err, "cudaMalloc")
-        else:
-            self._alloc = self._pycuda.mem_alloc(self.nbytes)
-            self.ptr = int(self._alloc)
-
-    def copy_from_host(self, array: np.ndarray) -> None:
-        host = np.ascontiguousarray(array)
-        if host.nbytes != self.nbytes:
-            raise ValueError(f"batch has {host.nbytes} bytes, buffer {self.nbytes}")
-        if self._cudart is not None:
-            kind = self._cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
-            (err,) = self._cudart.cudaMemcpy(self.ptr, host.ctypes.data, self.nbytes, kind)
-            _check_cuda(err, "cudaMemcpy")
-        else:
-            self._pycuda.memcpy_htod(self._alloc, host)
-
-    def free(self) -> None:
-        if self._cudart is not None and self.ptr:
-            self._cudart.cudaFree(self.ptr)
-            self.ptr = 0
-
-
-def _import_cudart():
-    try:
-        return require("cuda.bindings.runtime")
-    except MissingDependencyError:
-        return require("cuda").cudart  # cuda-python < 12.6
-
-
-def _check_cuda(err, what: str) -> None:
-    if int(err) != 0:
-        raise RuntimeError(f"{what} failed with CUDA error {int(err)}")
-
-
 def make_entropy_calibrator(cache_path: str | os.PathLike, batches: Optional[Iterable[np.ndarray]] = None,
                             batch_shape: Optional[Sequence[int]] = None):
     """Create a ``tensorrt.IInt8EntropyCalibrator2`` backed by a cache file and optional batches.
@@ -124,37 +133,50 @@ def make_entropy_calibrator(cache_path: str | os.PathLike, batches: Optional[Ite
     cache_path = Path(cache_path)
     if not cache_path.is_file() and (batches is None or batch_shape is None):
         raise UsageError("INT8 calibration needs an existing calibration cache or calibration images")
+    calibrate = not cache_path.is_file()
 
     class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
         def __init__(self):
             trt.IInt8EntropyCalibrator2.__init__(self)  # the binding requires the base initializer
-            self._batches = iter(batches) if batches is not None else iter(())
+            self._batches = iter(batches) if calibrate and batches is not None else iter(())
             self._batch_size = int(batch_shape[0]) if batch_shape else 1
-            self._nbytes = int(np.prod(batch_shape)) * 4 if batch_shape else 0
-            self._device: Optional[_DeviceBuffer] = None
+            nbytes = int(np.prod(batch_shape)) * 4 if batch_shape else 0
+            self._memory: Optional[CudaMemory] = None
+            if calibrate:
+                # Before the builder runs: the CUDA context TensorRT builds in is the one set up here.
+                from ..runtime.cuda_mem import open_cuda_memory
 
-        def get_batch_size(self):
+                self._memory = open_cuda_memory("auto")
+                self._stream = self._memory.create_stream()
+                self._device = self._memory.alloc_device(nbytes)
+                self._host = self._memory.alloc_pinned(nbytes)
+
+        def get_batch_size(self) -> int:
             return self._batch_size
 
-        def get_batch(self, names):
+        def get_batch(self, names: list[str]) -> Optional[list[int]]:
             batch = next(self._batches, None)
-            if batch is None:
-                self._release()
+            if batch is None or self._memory is None:
+                self.close()
                 return None
-            if self._device is None:
-                self._device = _DeviceBuffer(self._nbytes)
-            self._device.copy_from_host(np.asarray(batch, dtype=np.float32))
-            return [int(self._device.ptr)]  # one image input
+            host = np.ascontiguousarray(batch, dtype=np.float32).reshape(-1).view(np.uint8)
+            if host.nbytes != self._host.nbytes:
+                raise UsageError(f"calibration batch has {host.nbytes} bytes, expected {self._host.nbytes}")
+            self._host[...] = host
+            self._memory.htod_async(self._device, self._host, self._stream)
+            self._memory.synchronize(self._stream)
+            return [int(self._device)]  # one image input
 
-        def read_calibration_cache(self):
+        def read_calibration_cache(self) -> Optional[bytes]:
             return cache_path.read_bytes() if cache_path.is_file() else None
 
-        def write_calibration_cache(self, cache):
+        def write_calibration_cache(self, cache: trt_types.IHostMemory | bytes) -> None:
             write_bytes_atomic(cache_path, bytes(memoryview(cache)))
 
-        def _release(self):
-            if self._device is not None:
-                self._device.free()
-                self._device = None
+        def close(self) -> None:
+            """Release the device and pinned buffers (idempotent)."""
+            if self._memory is not None:
+                self._memory.close()
+                self._memory = None
 
     return EntropyCalibrator()

@@ -15,9 +15,12 @@ FP16 ONNX  FP16 flag                        STRONGLY_TYPED network           as 
 Q/DQ ONNX  INT8 (+FP16 for best) flags      INT8 (+FP16 for best) flags      as built
 =========  ===============================  ===============================  ==========================
 
-DLA (Jetson) runs FP16/INT8 only, with GPU fallback for unsupported layers and
-static shapes. Invalid combinations raise :class:`~xnet_edge.errors.UsageError`
-with the fix in the message.
+Within a generation the release decides the rest (:mod:`.trt_releases`): TensorRT 8.5
+has no builder optimization level and builds with ``--buildOnly``; 8.6 (JetPack 6.0)
+has both newer options. DLA (Jetson) runs FP16/INT8 only, with GPU fallback for
+unsupported layers and static shapes; on TensorRT 10.x a DLA plan never uses a strongly
+typed network (not established there), so an FP16 ONNX builds with the FP16 flag.
+Invalid combinations raise :class:`~xnet_edge.errors.UsageError` with the fix in the message.
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ from typing import Optional, Sequence
 
 from ..errors import UsageError
 from ..targets import PRECISIONS, TRT_GENERATIONS, TargetProfile
+from .trt_releases import TensorRTRelease, tensorrt_release
 
-INT8_SOURCES = ("qdq", "calibration-cache", "calibrator")
 ORT_LEVELS = ("ORT_DISABLE_ALL", "ORT_ENABLE_BASIC", "ORT_ENABLE_EXTENDED", "ORT_ENABLE_ALL")
 DEFAULT_ORT_LEVEL = 2  # extended: fusions that stay portable across CPUs (level 3 adds NCHWc layouts)
 
@@ -66,6 +69,8 @@ class TrtBuildPlan:
         profile: the optimization profile, or None when every input dimension is static.
         python_builder: False when only trtexec can build (TensorRT 8).
         notes: decisions worth telling the user (ignored options, fallbacks).
+        release: the TensorRT release line the plan is for (``"8.5"``, ``"8.6"``, ``"10.3"``,
+            ``"10"``, ``"11"``; see :mod:`.trt_releases`).
     """
 
     target: str
@@ -82,15 +87,17 @@ class TrtBuildPlan:
     profile: Optional[ShapeProfile]
     python_builder: bool
     notes: tuple[str, ...] = ()
+    release: str = ""
 
     @property
-    def calibration_batch_size(self) -> int:
-        """Batch size a legacy calibrator feeds (the profile's opt batch)."""
-        return int(self.input_shape[0])
+    def tensorrt(self) -> TensorRTRelease:
+        """The :class:`~.trt_releases.TensorRTRelease` row of :attr:`release`."""
+        return tensorrt_release(self.release or self.generation)
 
     def runtime_dict(self) -> dict:
         """The manifest's ``runtime.tensorrt`` block."""
-        return {"dla_core": self.dla_core, "generation": self.generation, "strongly_typed": self.strongly_typed,
+        return {"dla_core": self.dla_core, "generation": self.generation, "release": self.release,
+                "strongly_typed": self.strongly_typed,
                 "flags": list(self.flags), "int8_source": self.int8_source, "workspace_mb": self.workspace_mb,
                 "opt_level": self.opt_level, "profile": self.profile.to_dict() if self.profile else None}
 
@@ -155,9 +162,10 @@ def _qdq_hint() -> str:
     return "make one with `xnet-edge calibrate` (Q/DQ ONNX)"
 
 
-def _tensorrt_precision_path(generation: int, precision: str, kind: str,
-                             calibration: Optional[str]) -> tuple[bool, tuple[str, ...], Optional[str], list[str]]:
-    """(strongly_typed, flags, int8_source, notes) for one generation/precision/model kind."""
+def _tensorrt_precision_path(release: TensorRTRelease, precision: str, kind: str, calibration: Optional[str],
+                             dla: bool) -> tuple[bool, tuple[str, ...], Optional[str], list[str]]:
+    """(strongly_typed, flags, int8_source, notes) for one release/precision/model kind."""
+    generation = release.generation
     notes: list[str] = []
     if kind == "qdq":
         if precision in ("fp32", "fp16"):
@@ -172,7 +180,11 @@ def _tensorrt_precision_path(generation: int, precision: str, kind: str,
         if precision in ("fp32", "int8"):
             fix = "pass the FP32 ONNX" if precision == "fp32" else "build INT8 from the Q/DQ ONNX"
             raise UsageError(f"the model is FP16; it cannot build a {precision} engine: {fix}")
-        if generation == 8:
+        if release.strongly_typed == "no":
+            return False, ("FP16",), None, notes
+        if dla and release.strongly_typed == "flag" and not release.dla_strongly_typed:
+            notes.append(f"DLA with a strongly typed network is not established on TensorRT {release.name}: "
+                         "the FP16 ONNX builds with the FP16 flag")
             return False, ("FP16",), None, notes
         return True, (), None, notes
     # FP32 ONNX
@@ -247,7 +259,7 @@ def build_input_shape(shape: Sequence[int], input_size: Optional[Sequence[int]],
 # --------------------------------------------------------------------------- plans
 
 
-def plan_tensorrt_build(target: TargetProfile, generation: int, onnx_kind: str, input_name: str,
+def plan_tensorrt_build(target: TargetProfile, generation: int | str, onnx_kind: str, input_name: str,
                         input_shape: Sequence[int], *, precision: Optional[str] = None,
                         input_size: Optional[Sequence[int]] = None, dla: Optional[int] = None,
                         workspace_mb: Optional[int] = None, opt_level: Optional[int] = None,
@@ -256,7 +268,8 @@ def plan_tensorrt_build(target: TargetProfile, generation: int, onnx_kind: str, 
 
     Args:
         target: a GPU target profile.
-        generation: TensorRT generation that will build (8, 10, 11).
+        generation: TensorRT generation that will build (8, 10, 11; the target's release of it),
+            or the TensorRT version / release (``"8.6"``, ``"10.3.0.30"``); see :func:`release_for`.
         onnx_kind: ``"fp32"``, ``"fp16"`` or ``"qdq"`` (see :func:`xnet_edge.contract.model_kind`).
         input_name, input_shape: the image input (-1 for dynamic dimensions).
         precision: fp32/fp16/int8/best or None for the default.
@@ -276,22 +289,26 @@ def plan_tensorrt_build(target: TargetProfile, generation: int, onnx_kind: str, 
     """
     if not target.is_gpu:
         raise UsageError(f"target {target.name} is not a TensorRT target")
-    if generation not in TRT_GENERATIONS:
-        raise UsageError(f"unknown TensorRT generation {generation}; known: {TRT_GENERATIONS}")
+    release = release_for(target, generation)
+    generation = release.generation
     if onnx_kind not in ("fp32", "fp16", "qdq"):
         raise UsageError(f"unknown model kind {onnx_kind!r}")
     resolved = resolve_precision(target, precision, onnx_kind)
-    strongly_typed, flags, int8_source, notes = _tensorrt_precision_path(generation, resolved, onnx_kind, calibration)
+    strongly_typed, flags, int8_source, notes = _tensorrt_precision_path(release, resolved, onnx_kind, calibration,
+                                                                         dla is not None)
     if dla is not None:
         _check_dla(target, dla, flags, onnx_kind)
+        if strongly_typed and not release.dla_strongly_typed:
+            raise UsageError(f"TensorRT {release.name} builds only strongly typed networks, and DLA with a strongly "
+                             "typed network is not established there: drop --dla or build with TensorRT 10")
         flags = (*flags, "GPU_FALLBACK")
     workspace = int(workspace_mb if workspace_mb is not None else target.workspace_mb)
     if workspace <= 0:
         raise UsageError(f"--workspace must be a positive number of MiB, got {workspace}")
     if opt_level is not None and not 0 <= int(opt_level) <= 5:
         raise UsageError(f"--opt-level for TensorRT must be 0-5, got {opt_level}")
-    if opt_level is not None and generation == 8:
-        notes.append("TensorRT 8.5 has no builder optimization level: --opt-level ignored")
+    if opt_level is not None and not release.opt_level:
+        notes.append(f"TensorRT {release.name} has no builder optimization level: --opt-level ignored")
         opt_level = None
     lo, opt, hi = build_input_shape(input_shape, input_size, target, max_batch, dla is not None)
     dynamic = any(int(d) < 0 for d in input_shape)
@@ -299,7 +316,28 @@ def plan_tensorrt_build(target: TargetProfile, generation: int, onnx_kind: str, 
     return TrtBuildPlan(target=target.name, generation=generation, precision=resolved, onnx_kind=onnx_kind,
                         strongly_typed=strongly_typed, flags=tuple(flags), int8_source=int8_source,
                         dla_core=dla, workspace_mb=workspace, opt_level=opt_level, input_shape=opt,
-                        profile=profile, python_builder=generation >= 10, notes=tuple(notes))
+                        profile=profile, python_builder=release.python_builder, notes=tuple(notes),
+                        release=release.name)
+
+
+def release_for(target: TargetProfile, tensorrt: int | str) -> TensorRTRelease:
+    """The TensorRT release a build for ``target`` targets, from a generation or a version.
+
+    A generation (8, 10, 11) picks the target's own release of that generation (an Orin
+    with generation 8 is JetPack 6.0's TensorRT 8.6); a version (``"8.6.2"``, ``"10.3"``)
+    names the release directly.
+
+    Raises:
+        UsageError: an unknown generation or version.
+    """
+    if isinstance(tensorrt, int) or str(tensorrt).strip().isdigit():
+        generation = int(tensorrt)
+        if generation not in TRT_GENERATIONS:
+            raise UsageError(f"unknown TensorRT generation {generation}; known: {TRT_GENERATIONS}")
+        for name in target.tensorrt_releases:
+            if tensorrt_release(name).generation == generation:
+                return tensorrt_release(name)
+    return tensorrt_release(tensorrt)
 
 
 def _check_dla(target: TargetProfile, dla: int, flags: Sequence[str], kind: str) -> None:
@@ -378,10 +416,11 @@ def target_mismatches(target: TargetProfile, machine: dict) -> list[str]:
         from ..targets import trt_generation
 
         gen = trt_generation(version)
+        releases = target.tensorrt_releases or ((target.tensorrt,) if target.tensorrt else ())
         if gen not in target.trt_generations:
             problems.append(f"TensorRT {version} (generation {gen}) differs from the target's "
                             f"{target.tensorrt or target.trt_generations}: the engine will not load there")
-        elif target.tensorrt and not str(version).startswith(target.tensorrt + "."):
-            problems.append(f"TensorRT {version} differs from the target's TensorRT {target.tensorrt} "
+        elif releases and not any(str(version).startswith(r + ".") or str(version) == r for r in releases):
+            problems.append(f"TensorRT {version} differs from the target's TensorRT {' or '.join(releases)} "
                             f"(JetPack {target.jetpack}): the engine will not load there")
     return problems

@@ -9,9 +9,13 @@ get the same engine settings. Flags per TensorRT generation:
 * ``--calib=FILE`` for a legacy calibration cache (8, 10);
 * ``--memPoolSize=workspace:N`` (MiB), ``--timingCacheFile``, ``--useDLACore`` +
   ``--allowGPUFallback``, ``--minShapes/--optShapes/--maxShapes``;
-* ``--builderOptimizationLevel`` (10, 11: TensorRT 8.6+);
+* ``--builderOptimizationLevel`` (TensorRT 8.6+);
 * ``--profilingVerbosity=detailed --exportLayerInfo=FILE`` for per-layer JSON;
 * ``--skipInference`` (8.6+) or ``--buildOnly`` (8.5) to build without benchmarking.
+
+The per-release options come from :mod:`.trt_releases`. Every word is shell-quoted in
+the scripts; an input name that trtexec's ``name:dims`` syntax cannot carry (a comma,
+colon, quote or control character) is refused.
 """
 
 from __future__ import annotations
@@ -24,6 +28,28 @@ from ..errors import UsageError
 from .plan import TrtBuildPlan
 
 _FLAG_ARGS = {"FP16": "--fp16", "INT8": "--int8"}
+_SHAPE_NAME_UNSAFE = ",:'\""
+
+
+def check_script_text(text: str, what: str) -> str:
+    """Return ``text`` if it can stand in a shell script line; refuse control characters.
+
+    Raises:
+        UsageError: ``text`` holds a newline, NUL or another control character (named).
+    """
+    for char in text:
+        if ord(char) < 32 or ord(char) == 127:
+            raise UsageError(f"{what} {text!r} contains the control character {char!r}; it cannot go into a script")
+    return text
+
+
+def _shape_name(name: str) -> str:
+    check_script_text(name, "input name")
+    for char in _SHAPE_NAME_UNSAFE:
+        if char in name:
+            raise UsageError(f"input name {name!r} contains {char!r}, which trtexec's --minShapes=name:dims cannot "
+                             "carry; rename the ONNX input (the contract name is 'image')")
+    return name
 
 
 def _dims(shape) -> str:
@@ -48,7 +74,7 @@ def trtexec_args(plan: TrtBuildPlan, *, onnx: str = "model.onnx", engine: str = 
     """
     args = [f"--onnx={onnx}", f"--saveEngine={engine}"]
     if plan.profile is not None:
-        name = plan.profile.input_name
+        name = _shape_name(plan.profile.input_name)
         args += [f"--minShapes={name}:{_dims(plan.profile.min)}", f"--optShapes={name}:{_dims(plan.profile.opt)}",
                  f"--maxShapes={name}:{_dims(plan.profile.max)}"]
     if plan.strongly_typed and plan.generation == 10:
@@ -67,7 +93,7 @@ def trtexec_args(plan: TrtBuildPlan, *, onnx: str = "model.onnx", engine: str = 
         args.append(f"--timingCacheFile={timing_cache}")
     if layer_info:
         args += ["--profilingVerbosity=detailed", f"--exportLayerInfo={layer_info}"]
-    args.append("--buildOnly" if plan.generation == 8 else "--skipInference")
+    args.append(plan.tensorrt.trtexec_build_only)
     return args
 
 
@@ -93,5 +119,5 @@ def build_script(plan: TrtBuildPlan, **paths) -> str:
     header = (f"#!/bin/sh\n# Equivalent trtexec build of this engine: target {plan.target}, precision "
               f"{plan.precision}, TensorRT generation {plan.generation}.\n# Written by xnet-edge {__version__}. "
               "Run from anywhere: sh build.sh (the plan must be built on the device that runs it).\n")
-    notes = "".join(f"# note: {n}\n" for n in plan.notes)
+    notes = "".join(f"# note: {check_script_text(n, 'a note')}\n" for n in plan.notes)
     return f'{header}{notes}set -eu\ncd "$(dirname "$0")"\n{FIND_TRTEXEC_SH}"$TRTEXEC" \\\n  {body}\n'

@@ -4,28 +4,42 @@ one stream, async copies, events and (cuda-python only) CUDA graphs.
 Two bindings implement the same small interface, whichever is installed:
 
 * cuda-python — ``cuda.bindings.runtime`` (cuda-python >= 12.6), falling back to
-  ``cuda.cudart`` (older releases). Every call returns ``(error, *values)``.
-* pycuda — ``pycuda.driver`` on the device's primary context (the one TensorRT uses).
+  ``cuda.cudart`` (older releases; see :mod:`xnet_edge.cuda_import`). Every call returns
+  ``(error, *values)``.
+* pycuda — ``pycuda.driver`` on the device's primary context (the one TensorRT uses),
+  retained on open and released on close.
 
-Neither is imported at module level; :func:`open_cuda_memory` picks one.
+Neither is imported at module level; :func:`open_cuda_memory` picks one. A
+cuda-python built for a newer CUDA than the driver supports (13.x on a CUDA 12
+driver) fails at open with one line saying what to install, and "auto" then
+falls back to pycuda when it is installed.
 """
 
 from __future__ import annotations
 
 import abc
 import ctypes
-import importlib
-from typing import Any
+import warnings
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..cuda_import import (CUDA_ERROR_INSUFFICIENT_DRIVER, describe_driver_mismatch, import_cudart,
+                           import_pycuda_driver)
 from ..errors import MissingDependencyError, UsageError, XnetEdgeError
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 CUDA_APIS = ("auto", "cuda-python", "pycuda")
 
 
 class CudaError(XnetEdgeError):
     """A CUDA call failed."""
+
+
+class CudaDriverError(CudaError):
+    """The installed CUDA binding cannot use this machine's driver (none, or too old)."""
 
 
 class CudaMemory(abc.ABC):
@@ -117,19 +131,27 @@ class CudaPythonMemory(CudaMemory):
     name = "cuda-python"
     supports_graphs = True
 
-    def __init__(self, cudart, device: int = 0):
+    def __init__(self, cudart: ModuleType, device: int = 0):
         self._rt = cudart
         self._device_ptrs: list[int] = []
         self._host_ptrs: list[int] = []
         self._streams: list[Any] = []
         self._events: list[Any] = []
         self._graphs: list[Any] = []
+        err, runtime = cudart.cudaRuntimeGetVersion()
+        # CUDA 12 changed cudaGraphInstantiate from (graph, logBuffer, bufferSize) to (graph, flags).
+        self._cuda11 = int(err) == 0 and int(runtime) < 12000
         self._call("cudaSetDevice", device)
         self._call("cudaFree", 0)  # creates the primary context now; TensorRT shares it
 
     def _call(self, fn: str, *args):
-        result = getattr(self._rt, fn)(*args)
+        try:
+            result = getattr(self._rt, fn)(*args)
+        except RuntimeError as exc:  # bindings before 12.9 raise when libcuda.so cannot be loaded
+            raise CudaDriverError(f"{fn} failed: {exc}: no CUDA driver on this machine") from None
         err, values = result[0], result[1:]
+        if int(err) == CUDA_ERROR_INSUFFICIENT_DRIVER:
+            raise CudaDriverError(f"{fn} failed: {describe_driver_mismatch(self._rt)}")
         if int(err) != 0:
             raise CudaError(f"{fn} failed: {getattr(err, 'name', err)} ({int(err)})")
         return values[0] if len(values) == 1 else (values or None)
@@ -181,14 +203,12 @@ class CudaPythonMemory(CudaMemory):
     def end_capture(self, stream):
         graph = self._call("cudaStreamEndCapture", stream)
         try:
-            try:
-                graph_exec = self._call("cudaGraphInstantiate", graph, 0)  # CUDA >= 12: (graph, flags)
-            except TypeError:
-                graph_exec = self._call("cudaGraphInstantiate", graph, b"", 0)  # CUDA 11 signature
+            if self._cuda11:  # returns (graph_exec, error node)
+                graph_exec = self._call("cudaGraphInstantiate", graph, b"", 0)[0]
+            else:
+                graph_exec = self._call("cudaGraphInstantiate", graph, 0)
         finally:
             self._call("cudaGraphDestroy", graph)
-        if isinstance(graph_exec, tuple):  # the CUDA 11 form also returns the error node
-            graph_exec = graph_exec[0]
         self._graphs.append(graph_exec)
         return graph_exec
 
@@ -224,7 +244,7 @@ class PyCudaMemory(CudaMemory):
     name = "pycuda"
     supports_graphs = False
 
-    def __init__(self, driver, device: int = 0):
+    def __init__(self, driver: ModuleType, device: int = 0):
         self._drv = driver
         driver.init()
         self._context = driver.Device(device).retain_primary_context()
@@ -272,24 +292,9 @@ class PyCudaMemory(CudaMemory):
             self._allocations.pop().free()
         self._pinned.clear()
         if self._context is not None:
-            self._context.pop()
+            self._drv.Context.pop()  # static in pycuda: pops the calling thread's current context
+            self._context.detach()  # releases the retain taken in __init__
             self._context = None
-
-
-def _import_cudart():
-    for module in ("cuda.bindings.runtime", "cuda.cudart"):
-        try:
-            return importlib.import_module(module)
-        except ImportError:
-            continue
-    return None
-
-
-def _import_pycuda():
-    try:
-        return importlib.import_module("pycuda.driver")
-    except ImportError:
-        return None
 
 
 def open_cuda_memory(api: str = "auto", device: int = 0) -> CudaMemory:
@@ -305,18 +310,28 @@ def open_cuda_memory(api: str = "auto", device: int = 0) -> CudaMemory:
     Raises:
         UsageError: unknown ``api``.
         MissingDependencyError: the requested binding (or, for "auto", both) is not installed.
+        CudaDriverError: cuda-python cannot use this machine's driver (and, for "auto", pycuda
+            is not installed); the message says what to install.
     """
     if api not in CUDA_APIS:
         raise UsageError(f"unknown CUDA binding {api!r}; choose one of {', '.join(CUDA_APIS)}")
+    driver_error = None
     if api in ("auto", "cuda-python"):
-        cudart = _import_cudart()
+        cudart = import_cudart(required=api == "cuda-python")
         if cudart is not None:
-            return CudaPythonMemory(cudart, device)
-        if api == "cuda-python":
-            raise MissingDependencyError("cuda-python", "trt", "provides cuda.bindings / cuda.cudart")
-    driver = _import_pycuda()
+            try:
+                return CudaPythonMemory(cudart, device)
+            except CudaDriverError as exc:
+                if api == "cuda-python":
+                    raise
+                driver_error = exc
+    driver = import_pycuda_driver()
     if driver is not None:
+        if driver_error is not None:
+            warnings.warn(f"{driver_error}; using pycuda", RuntimeWarning, stacklevel=2)
         return PyCudaMemory(driver, device)
+    if driver_error is not None:
+        raise driver_error
     if api == "pycuda":
         raise MissingDependencyError("pycuda", "trt")
     raise MissingDependencyError("cuda-python", "trt", "or pycuda: the TensorRT backend needs a CUDA binding "
