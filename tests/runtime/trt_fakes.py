@@ -16,11 +16,28 @@ from __future__ import annotations
 
 import ctypes
 import enum
+import importlib.util
 import itertools
 import json
+import sys
 import types
+from pathlib import Path
 
 import numpy as np
+
+
+def _stub_api_module():
+    """tests/engine/trt_stub_api.py (fakes conform to NVIDIA's tensorrt-stubs where installed)."""
+    name = "xnet_edge_runtime_fakes_trt_stub_api"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).parent.parent / "engine" / "trt_stub_api.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+conforms = _stub_api_module().conforms
 
 KERNEL_MS = 2.0
 
@@ -116,22 +133,64 @@ class cudaStreamCaptureMode(enum.IntEnum):
     cudaStreamCaptureModeThreadLocal = 1
 
 
-def make_cudart(gpu: FakeGPU, fail_capture: bool = False) -> types.ModuleType:
-    """A module with the cuda-python runtime calls the backend uses (``(err, *values)`` returns)."""
+def make_cudart(gpu: FakeGPU, fail_capture: bool = False, runtime_version: int = 12060,
+                real: types.ModuleType | None = None) -> types.ModuleType:
+    """A module with the cuda-python runtime calls the project uses (``(err, *values)`` returns).
+
+    Args:
+        runtime_version: what ``cudaRuntimeGetVersion`` reports; below 12000 the CUDA 11 form of
+            ``cudaGraphInstantiate(graph, logBuffer, bufferSize)`` is the only one accepted.
+        real: NVIDIA's real runtime module. Every call is then first made on it with the same
+            arguments, so its argument parsing checks each call (on a machine without a GPU it
+            answers with a CUDA error, or RuntimeError when libcuda is missing; a TypeError is
+            recorded in ``calls_refused``). Handles and enums are the real binding's types.
+    """
     rt = types.ModuleType("cuda.bindings.runtime")
-    ok = cudaError_t.cudaSuccess
-    rt.cudaError_t, rt.cudaMemcpyKind, rt.cudaStreamCaptureMode = cudaError_t, cudaMemcpyKind, cudaStreamCaptureMode
-    rt.calls = []
+    source = real if real is not None else types.SimpleNamespace(
+        cudaError_t=cudaError_t, cudaMemcpyKind=cudaMemcpyKind, cudaStreamCaptureMode=cudaStreamCaptureMode)
+    ok = source.cudaError_t.cudaSuccess
+    rt.cudaError_t, rt.cudaMemcpyKind = source.cudaError_t, source.cudaMemcpyKind
+    rt.cudaStreamCaptureMode = source.cudaStreamCaptureMode
+    rt.cudaDeviceScheduleSpin = 1
+    rt.calls, rt.calls_refused = [], []
+    if real is not None:
+        runtime_version = int(real.cudaRuntimeGetVersion()[1])
+    handles: dict[int, object] = {}
+    ids = itertools.count(0x5000)
+
+    def handle(kind: str, obj, number=None):
+        """``obj`` as the binding would return it: a real handle type when checking against ``real``."""
+        if real is None:
+            return obj
+        number = next(ids) if number is None else number
+        handles[number] = obj
+        return getattr(real, kind)(number)
+
+    def obj(value):
+        return handles[int(value)] if real is not None else value
 
     def api(fn):
         def wrapper(*args):
             rt.calls.append(fn.__name__)
+            if real is not None:
+                try:
+                    result = getattr(real, fn.__name__)(*args)
+                    assert isinstance(result[0], real.cudaError_t), f"{fn.__name__} returned {result!r}"
+                except TypeError as exc:
+                    rt.calls_refused.append(f"{fn.__name__}{args!r}: {exc}")
+                    raise
+                except RuntimeError:  # older bindings: no libcuda.so.1 on this machine (parsed already)
+                    pass
             return fn(*args)
         setattr(rt, fn.__name__, wrapper)
         return wrapper
 
     @api
     def cudaSetDevice(device):
+        return (ok,)
+
+    @api
+    def cudaSetDeviceFlags(flags):
         return (ok,)
 
     @api
@@ -154,8 +213,14 @@ def make_cudart(gpu: FakeGPU, fail_capture: bool = False) -> types.ModuleType:
         return (ok,)
 
     @api
+    def cudaMemGetInfo():
+        used = sum(len(b) for b in gpu.buffers.values())
+        return ok, (1 << 30) - used, 1 << 30
+
+    @api
     def cudaStreamCreate():
-        return ok, FakeStream(gpu)
+        stream = FakeStream(gpu)
+        return ok, handle("cudaStream_t", stream, stream.handle)
 
     @api
     def cudaStreamDestroy(stream):
@@ -164,18 +229,18 @@ def make_cudart(gpu: FakeGPU, fail_capture: bool = False) -> types.ModuleType:
 
     @api
     def cudaStreamSynchronize(stream):
-        stream.synchronize()
+        gpu.streams[int(stream)].synchronize()
         return (ok,)
 
     @api
     def cudaMemcpyAsync(dst, src, count, kind, stream):
-        assert kind in (cudaMemcpyKind.cudaMemcpyHostToDevice, cudaMemcpyKind.cudaMemcpyDeviceToHost)
-        stream.enqueue(copy_op(gpu, int(dst), int(src), int(count)))
+        assert kind in (rt.cudaMemcpyKind.cudaMemcpyHostToDevice, rt.cudaMemcpyKind.cudaMemcpyDeviceToHost)
+        gpu.streams[int(stream)].enqueue(copy_op(gpu, int(dst), int(src), int(count)))
         return (ok,)
 
     @api
     def cudaEventCreate():
-        return ok, FakeEvent()
+        return ok, handle("cudaEvent_t", FakeEvent())
 
     @api
     def cudaEventDestroy(event):
@@ -183,30 +248,38 @@ def make_cudart(gpu: FakeGPU, fail_capture: bool = False) -> types.ModuleType:
 
     @api
     def cudaEventRecord(event, stream):
-        stream.enqueue(record_op(gpu, event))
+        gpu.streams[int(stream)].enqueue(record_op(gpu, obj(event)))
         return (ok,)
 
     @api
     def cudaEventElapsedTime(start, end):
+        start, end = obj(start), obj(end)
         if start.time_ms is None or end.time_ms is None:
-            return cudaError_t.cudaErrorNotReady, 0.0
+            return rt.cudaError_t.cudaErrorNotReady, 0.0
         return ok, end.time_ms - start.time_ms
 
     @api
     def cudaStreamBeginCapture(stream, mode):
         if fail_capture:
-            return (cudaError_t.cudaErrorInvalidValue,)
-        stream.capture = []
+            return (rt.cudaError_t.cudaErrorInvalidValue,)
+        gpu.streams[int(stream)].capture = []
         return (ok,)
 
     @api
     def cudaStreamEndCapture(stream):
+        stream = gpu.streams[int(stream)]
         ops, stream.capture = stream.capture, None
-        return ok, {"ops": ops}
+        return ok, handle("cudaGraph_t", {"ops": ops})
 
     @api
-    def cudaGraphInstantiate(graph, flags):
-        return ok, {"ops": list(graph["ops"])}
+    def cudaGraphInstantiate(graph, *rest):
+        if runtime_version < 12000:  # CUDA 11: (graph, logBuffer, bufferSize) -> (err, exec, error node)
+            if len(rest) != 2:
+                raise TypeError(f"cudaGraphInstantiate() takes exactly 3 positional arguments ({len(rest) + 1} given)")
+            return ok, handle("cudaGraphExec_t", {"ops": list(obj(graph)["ops"])}), None
+        if len(rest) != 1:
+            raise TypeError(f"cudaGraphInstantiate() takes exactly 2 positional arguments ({len(rest) + 1} given)")
+        return ok, handle("cudaGraphExec_t", {"ops": list(obj(graph)["ops"])})
 
     @api
     def cudaGraphDestroy(graph):
@@ -219,8 +292,8 @@ def make_cudart(gpu: FakeGPU, fail_capture: bool = False) -> types.ModuleType:
     @api
     def cudaGraphLaunch(graph_exec, stream):
         gpu.graph_launches += 1
-        for op in graph_exec["ops"]:
-            stream.enqueue(op)
+        for op in obj(graph_exec)["ops"]:
+            gpu.streams[int(stream)].enqueue(op)
         return (ok,)
 
     @api
@@ -233,6 +306,10 @@ def make_cudart(gpu: FakeGPU, fail_capture: bool = False) -> types.ModuleType:
 
     @api
     def cudaRuntimeGetVersion():
+        return ok, runtime_version
+
+    @api
+    def cudaDriverGetVersion():
         return ok, 12060
 
     return rt
@@ -343,15 +420,17 @@ def make_tensorrt(gpu: FakeGPU, version: str = "10.3.0") -> types.ModuleType:
         FLOAT = "float32"
         HALF = "float16"
 
+    @conforms("Logger")
     class Logger:
         WARNING = 2
 
-        def __init__(self, severity=None):
-            self.severity = severity
+        def __init__(self, min_severity=None):
+            self.severity = min_severity
 
     def nptype(dtype):
         return np.dtype(dtype.value).type
 
+    @conforms("ICudaEngine", attributes=("num_io_tensors",))
     class Engine:
         def __init__(self, desc):
             self.tensors = desc["tensors"]
@@ -377,6 +456,7 @@ def make_tensorrt(gpu: FakeGPU, version: str = "10.3.0") -> types.ModuleType:
         def create_execution_context(self):
             return Context(self)
 
+    @conforms("IExecutionContext")
     class Context:
         def __init__(self, engine):
             self.engine = engine
@@ -396,8 +476,8 @@ def make_tensorrt(gpu: FakeGPU, version: str = "10.3.0") -> types.ModuleType:
             spec = self.engine.by_name[name]
             return [n if d == -1 else d for d in spec["shape"]] if name != "image" else list(self.shapes[name])
 
-        def set_tensor_address(self, name, ptr):
-            self.addresses[name] = int(ptr)
+        def set_tensor_address(self, name, memory):
+            self.addresses[name] = int(memory)
             return True
 
         def execute_async_v3(self, stream_handle):
@@ -419,14 +499,15 @@ def make_tensorrt(gpu: FakeGPU, version: str = "10.3.0") -> types.ModuleType:
             stream.enqueue(kernel)
             return True
 
+    @conforms("Runtime", attributes=("DLA_core", "logger"))
     class Runtime:
         def __init__(self, logger):
             self.logger = logger
             self.DLA_core = -1
 
-        def deserialize_cuda_engine(self, data):
+        def deserialize_cuda_engine(self, serialized_engine):
             try:
-                desc = json.loads(bytes(data))
+                desc = json.loads(bytes(serialized_engine))
             except ValueError:
                 return None
             if desc.get("fake_tensorrt_plan") != 1:
@@ -435,16 +516,25 @@ def make_tensorrt(gpu: FakeGPU, version: str = "10.3.0") -> types.ModuleType:
             return Engine(desc)
 
     trt.TensorIOMode, trt.DataType, trt.Logger, trt.Runtime, trt.nptype = TensorIOMode, DataType, Logger, Runtime, nptype
+    @conforms("IInt8EntropyCalibrator2")
+    class IInt8EntropyCalibrator2:
+        def __init__(self):
+            pass
+
+    trt.IInt8EntropyCalibrator2 = IInt8EntropyCalibrator2
+    trt.fake_classes = (Logger, Engine, Context, Runtime, IInt8EntropyCalibrator2)
+    trt.fake_enums = {"TensorIOMode": TensorIOMode, "DataType": DataType}
     trt.init_libnvinfer_plugins = lambda logger, namespace: True
     return trt
 
 
 def install(modules: dict, gpu: FakeGPU, binding: str = "cuda-python", fail_capture: bool = False,
-            trt_version: str = "10.3.0") -> dict:
+            trt_version: str = "10.3.0", runtime_version: int = 12060, real=None) -> dict:
     """Put the fakes into ``modules`` (``sys.modules`` or a monkeypatched copy).
 
     Args:
         binding: "cuda-python" (cuda.bindings.runtime), "cudart-legacy" (cuda.cudart only) or "pycuda".
+        runtime_version, real: as for :func:`make_cudart`.
 
     Returns:
         The fake modules by name.
@@ -456,7 +546,7 @@ def install(modules: dict, gpu: FakeGPU, binding: str = "cuda-python", fail_capt
         fakes.update({"pycuda": pkg, "pycuda.driver": pkg.driver})
         fakes.update({"cuda": None, "cuda.bindings": None, "cuda.bindings.runtime": None, "cuda.cudart": None})
     else:
-        rt = make_cudart(gpu, fail_capture)
+        rt = make_cudart(gpu, fail_capture, runtime_version, real)
         cuda = types.ModuleType("cuda")
         cuda.__path__ = []
         if binding == "cuda-python":

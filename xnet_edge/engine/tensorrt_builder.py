@@ -131,7 +131,8 @@ def _configure(trt, builder, config, plan: TrtBuildPlan, calibrator) -> None:
     if plan.profile is not None:
         profile = builder.create_optimization_profile()
         profile.set_shape(plan.profile.input_name, plan.profile.min, plan.profile.opt, plan.profile.max)
-        config.add_optimization_profile(profile)
+        if config.add_optimization_profile(profile) < 0:
+            raise EngineBuildError(f"TensorRT refused the optimization profile {plan.profile.to_dict()}")
     if plan.dla_core is not None:
         config.default_device_type = trt.DeviceType.DLA
         config.DLA_core = int(plan.dla_core)
@@ -139,7 +140,7 @@ def _configure(trt, builder, config, plan: TrtBuildPlan, calibrator) -> None:
         if calibrator is None:
             raise EngineBuildError("this plan calibrates INT8 but no calibrator was given")
         config.int8_calibrator = calibrator
-        if profile is not None:
+        if profile is not None and plan.tensorrt.calibration_profile:
             config.set_calibration_profile(profile)
 
 
