@@ -64,7 +64,8 @@ def main() -> int:
     from xnet_edge.bench.benchmark import enable_spin_wait
     from xnet_edge.bench.memory import cuda_used_mb
     from xnet_edge.engine.calibrator import make_entropy_calibrator
-    from xnet_edge.engine.manifest import machine_info
+    from xnet_edge.platform import gpu_device as platform_gpu
+    from xnet_edge.platform import machine_info
     from xnet_edge.runtime.backend_trt import TensorRTBackend
     from xnet_edge.runtime.timing import HookList
 
@@ -87,13 +88,7 @@ def main() -> int:
     cuda_used_mb()
     machine_info()
     cuda_versions(rt)
-    try:
-        import xnet_edge.platform as host  # the host probe, where present
-
-        host.gpu_info() if hasattr(host, "gpu_info") else None
-    except ImportError:
-        pass
-
+    platform_gpu()
     missing = project_cudart_names(real) - set(rt.calls)
     report.update(calls=sorted(set(rt.calls)), missing=sorted(missing), refused=rt.calls_refused)
     print(json.dumps(report))
