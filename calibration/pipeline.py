@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import json
 import platform
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +31,7 @@ from .._deps import require
 from .._version import __version__
 from ..contract import QDQ_FILES, QUANT_KEY, read_contract
 from ..errors import UsageError
-from ..io_utils import sha256_file, write_bytes_atomic
+from ..io_utils import atomic_dir, check_writable, sha256_file, write_bytes_atomic
 from .collect import collect_statistics
 from .data import DEFAULT_NUM_IMAGES, ImageSource, calibration_inputs
 from .fp16 import convert_fp16
@@ -139,26 +137,6 @@ def _layer_table(layers, plans: dict[str, QuantPlan]) -> list[dict]:
              "input": l.input, "quantized": {e: l.node in q for e, q in quantized.items()}} for l in layers]
 
 
-class _Staging:
-    """A temporary folder inside the output folder; files move into place only on success."""
-
-    def __init__(self, output_dir: Path):
-        self.output_dir = output_dir
-
-    def __enter__(self) -> Path:
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=".calibrate.", dir=self.output_dir))
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            if exc_type is None:
-                for item in sorted(self.tmp.iterdir()):
-                    item.replace(self.output_dir / item.name)
-        finally:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-
-
 def calibrate(onnx_path, images: ImageSource, output_dir, options: Optional[CalibrationOptions] = None,
               **overrides) -> CalibrationResult:
     """Calibrate an FP32 xnet-edge ONNX model and write every INT8 artifact.
@@ -166,7 +144,8 @@ def calibrate(onnx_path, images: ImageSource, output_dir, options: Optional[Cali
     Args:
         onnx_path: the FP32 model from ``xnet-edge export``.
         images: ``"builtin"``, an image folder, a video file, or arrays.
-        output_dir: the folder to write (created; existing files with the same names are replaced).
+        output_dir: the folder to write (created when the work succeeds; existing files with the
+            same names are replaced, others kept).
         options: a :class:`CalibrationOptions`; ``overrides`` set individual fields.
 
     Returns:
@@ -174,11 +153,13 @@ def calibrate(onnx_path, images: ImageSource, output_dir, options: Optional[Cali
 
     Raises:
         UsageError: bad model, images or options.
+        OutputError: ``output_dir`` cannot be written.
     """
     options = options or CalibrationOptions()
     if overrides:
         options = CalibrationOptions(**{**options.__dict__, **overrides})
     options.validate()
+    check_writable(output_dir, "--output", is_dir=True)
     timings = {}
     start = time.perf_counter()
     model, contract = load_fp32_model(onnx_path)
@@ -203,7 +184,7 @@ def calibrate(onnx_path, images: ImageSource, output_dir, options: Optional[Cali
     quant_info = {"method": options.method, "data_fingerprint": data.fingerprint, "keep_fp": keep,
                   "bias_correction": options.bias_correction}
     means = input_means(stats, chosen) if options.bias_correction else None
-    with _Staging(output_dir) as tmp:
+    with atomic_dir(output_dir, merge=True) as tmp:
         for engine, plan in plans.items():
             q = write_qdq_model(model, plan.activations, plan.layers, quantize_bias=plan.quantize_bias,
                                 input_means=means)

@@ -40,3 +40,50 @@ def _randomize_norms(model):
 def randomize_norms():
     """``randomize_norms(model) -> model``: see :func:`_randomize_norms`."""
     return _randomize_norms
+
+
+@pytest.fixture
+def mount_tmpfs(tmp_path):
+    """``mount_tmpfs(name, size="64k", read_only=False) -> Path``: a real small or read-only file system.
+
+    A full disk and a read-only disk are made for real (tests run as root; root ignores
+    permission bits but not a read-only or full mount). Skips where mounting is not allowed.
+    """
+    import shutil
+    import subprocess
+
+    mounted = []
+
+    def make(name: str = "disk", size: str = "64k", read_only: bool = False):
+        point = tmp_path / name
+        point.mkdir()
+        options = f"size={size},mode=0755" + (",ro" if read_only else "")
+        if shutil.which("mount") is None or subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True).returncode:
+            pytest.skip("cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)")
+        mounted.append(point)
+        return point
+
+    yield make
+    for point in reversed(mounted):
+        subprocess.run(["umount", "-l", str(point)], capture_output=True)
+
+
+@pytest.fixture
+def cli_error(capsys):
+    """``cli_error(*argv) -> (exit code, stderr)``: run the CLI in-process, checking stderr is one line.
+
+    Argument parser errors (exit 2 from argparse) return their last line, the error itself.
+    """
+    from xnet_edge.cli import main
+
+    def run(*argv):
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as exc:  # argparse: the usage line(s), then the error
+            return exc.code, capsys.readouterr().err.strip().splitlines()[-1]
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1, err
+        return code, err
+
+    return run

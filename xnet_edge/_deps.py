@@ -49,6 +49,19 @@ def require(name: str) -> ModuleType:
         raise MissingDependencyError(name, extra, hint) from exc
 
 
+def missing_dependency(exc: ImportError) -> MissingDependencyError | None:
+    """The :class:`MissingDependencyError` for an ImportError of a known optional package, else None.
+
+    Lets the command line turn a plain ``import torch`` failure into the install hint.
+    """
+    name = getattr(exc, "name", None) or ""
+    for candidate in (name, name.split(".")[0]):
+        if candidate in _EXTRAS:
+            extra, hint = _EXTRAS[candidate]
+            return MissingDependencyError(candidate, extra, hint)
+    return None
+
+
 def available(name: str) -> bool:
     """Return True if ``name`` imports cleanly (it is imported to find out)."""
     try:

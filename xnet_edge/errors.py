@@ -51,3 +51,7 @@ class MissingDependencyError(XnetEdgeError, ImportError):
 
 class ContractError(UsageError):
     """A model file does not follow the xnet-edge ONNX contract (names, shapes or metadata)."""
+
+
+class OutputError(XnetEdgeError):
+    """An output cannot be written (read-only or full disk, no permission, a folder in the way)."""

@@ -128,7 +128,8 @@ def test_interrupted_run_leaves_no_partial_output(tiny_path, tmp_path, monkeypat
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
         calibrate(tiny_path, "builtin", out, num_images=4)
-    assert list(out.iterdir()) == []
+    assert not out.exists()  # created only when the work succeeds
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging folder left beside it
 
 
 def test_cli_bad_input_is_one_line_and_exit_2(tiny_path, tmp_path, capsys):

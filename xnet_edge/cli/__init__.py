@@ -6,7 +6,8 @@ no shared file. Command modules keep heavy imports inside their handlers, so
 ``xnet-edge --help`` stays fast.
 
 Errors: an :class:`~xnet_edge.errors.XnetEdgeError` prints one line and exits
-with its ``exit_code`` (2 for usage errors, 1 for runtime failures).
+with its ``exit_code`` (2 for usage errors, 1 for runtime failures); so do file
+system errors (the path and the cause, exit 1) and running out of memory (exit 1).
 """
 
 from __future__ import annotations
@@ -46,9 +47,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except XnetEdgeError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except ImportError as exc:  # an optional package this command needs is missing
+        from .._deps import missing_dependency
+
+        missing = missing_dependency(exc)
+        if missing is None:
+            raise
+        print(f"{PROG}: error: {missing}", file=sys.stderr)
+        return missing.exit_code
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a file the command reads or writes: name it and the cause, no traceback
+        from ..io_utils import describe_os_error
+
+        print(f"{PROG}: error: {describe_os_error(exc)}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(f"{PROG}: error: out of memory; use a smaller input size, batch or dataset", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover
