@@ -41,7 +41,7 @@ def test_round_trip_keeps_every_field_and_contract_layout(tmp_path):
     assert read == written
     assert mf.read_manifest(tmp_path / "manifest.json") == written
     raw = json.loads((tmp_path / "manifest.json").read_text())
-    assert raw["format"] == "xnet-edge-engine" and raw["format_version"] == 1
+    assert raw["format"] == "xnet-edge-engine" and raw["format_version"] == 2
     assert raw["created"].endswith("Z") and raw["artifact"]["file"] == "model.plan"
     assert set(raw["build_machine"]) == set(mf.BUILD_MACHINE_KEYS)
     assert [c.status for c in mf.verify_hashes(tmp_path)] == ["ok", "ok", "ok"]
@@ -60,7 +60,8 @@ def test_hash_mismatch_and_missing_file_are_detected(tmp_path):
 
 @pytest.mark.parametrize("edit, message", [
     (lambda m: m.update(format="something-else"), "not an xnet-edge engine"),
-    (lambda m: m.update(format_version=2), "upgrade xnet-edge"),
+    (lambda m: m.update(format_version=3), "upgrade xnet-edge"),
+    (lambda m: m.update(format_version=1), "no content hash"),
     (lambda m: m.pop("inputs"), "missing keys: inputs"),
     (lambda m: m.update(precision="fp8"), "precision"),
     (lambda m: m["artifact"].update(file="../outside.plan"), "inside the engine folder"),

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from ..errors import UsageError, XnetEdgeError
+from ..limits import check_threads
 from .environment import capture_environment, load_average
 from .inputs import DEFAULT_FRAME_SIZE, DEFAULT_PHOTOS, benchmark_frames
 from .memory import PeakRss
@@ -41,8 +42,7 @@ def check_options(kinds: Sequence[str], *, threads: Optional[int], cuda_graph: b
     if trtexec and end_to_end:
         raise UsageError("--trtexec measures the model only (H2D + compute + D2H); drop --end-to-end to "
                          "compare like with like")
-    if threads is not None and threads < 0:
-        raise UsageError(f"--threads must be >= 0 (0: one per core), got {threads}")
+    check_threads(threads)
     if threads is not None and set(kinds) == {"tensorrt-plan"}:
         raise UsageError("--threads sets ONNX Runtime / PyTorch CPU threads; TensorRT plans do not use it")
 

@@ -20,11 +20,11 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..demo import run_demo
     from ..errors import UsageError
+    from ..limits import check_threads
 
     if args.duration_s < 0 or args.iterations < 1:
         raise UsageError("--duration-s must be >= 0 and --iterations >= 1")
-    if args.threads is not None and args.threads < 0:
-        raise UsageError(f"--threads must be >= 0, got {args.threads}")
+    check_threads(args.threads)
     if args.figure_copy and not str(args.figure_copy).lower().endswith(".png"):
         raise UsageError(f"--figure-copy {args.figure_copy}: give a .png file name")
     run_demo(args.output, duration_s=args.duration_s, iterations=args.iterations, threads=args.threads,

@@ -21,11 +21,12 @@ from typing import Callable, Optional, Sequence
 
 from ..contract import Contract, TensorSpec, check_output_shape, check_qdq_target, read_contract
 from ..errors import UsageError
-from ..io_utils import atomic_dir, current_umask, sha256_file, write_bytes_atomic
+from ..io_utils import atomic_dir, check_writable, current_umask, sha256_file, write_bytes_atomic
+from ..limits import check_threads
 from ..platform import machine_info
 from ..targets import TargetProfile, get_target
 from . import manifest as mf
-from .plan import plan_cpu_build, plan_tensorrt_build, target_mismatches
+from .plan import check_max_batch, plan_cpu_build, plan_tensorrt_build, refuse_tensorrt_options, target_mismatches
 
 ONNX_NAME = "model.onnx"
 CACHE_NAME = "calibration.cache"
@@ -114,6 +115,12 @@ def build_engine(onnx_path: str | os.PathLike, target: str | TargetProfile, out_
 
         check_calibration_cache(calibration_cache, None)  # a calibration cache at all
     out = check_out_dir(out_dir)
+    check_max_batch(max_batch)
+    refuse_tensorrt_options(profile, dla=dla, workspace=workspace_mb, timing_cache=timing_cache,
+                            calibration_cache=calibration_cache, calibration_images=calibration_images,
+                            max_batch=max_batch)
+    check_threads(threads)
+    check_writable(out, "output", is_dir=True)
     if profile.is_gpu:
         _precheck_tensorrt_options(profile, info, preprocessing, precision=precision, dla=dla,
                                    workspace_mb=workspace_mb, opt_level=opt_level, max_batch=max_batch,

@@ -10,7 +10,7 @@
 
 ``manifest.json``::
 
-    {"format": "xnet-edge-engine", "format_version": 1, "created": ISO-8601 UTC,
+    {"format": "xnet-edge-engine", "format_version": 2, "created": ISO-8601 UTC,
      "artifact": {"kind": "tensorrt-plan" | "onnx", "file": ..., "sha256": ...},
      "target": {...profile, incl. "name"}, "precision": "fp32" | "fp16" | "int8" | "best",
      "inputs": [{"name", "shape", "dtype"}], "outputs": [...],
@@ -18,7 +18,12 @@
      "sources": {"onnx": {"file", "sha256"}, "calibration_cache": {"file", "sha256"} | null},
      "build_machine": {"tensorrt", "cuda", "onnxruntime", "gpu_name", "compute_capability",
                        "jetpack", "platform", "python"},
-     "runtime": {"onnxruntime": {...}} | {"tensorrt": {...}}}
+     "runtime": {"onnxruntime": {...}} | {"tensorrt": {...}},
+     "content_sha256": sha256 of the canonical JSON of every other field}
+
+``content_sha256`` covers the manifest's own fields, the way the file hashes cover
+the files: an edited precision, target or preprocessing is refused. The values are
+checked by :func:`validate_manifest`, one set of rules for ``inspect`` and the runtime.
 
 TensorRT plans only load on the TensorRT version and GPU that built them, so
 :func:`check_compatibility` compares a manifest with
@@ -30,6 +35,7 @@ imports this module without torch.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
 import re
@@ -43,7 +49,8 @@ from ..io_utils import sha256_file, write_json_atomic
 from ..platform import machine_info
 
 FORMAT = "xnet-edge-engine"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+CONTENT_HASH_KEY = "content_sha256"
 MANIFEST_NAME = "manifest.json"
 
 ARTIFACT_KINDS = {"tensorrt-plan": "model.plan", "onnx": "model.opt.onnx"}
@@ -143,6 +150,8 @@ def validate_manifest(manifest: Any, where: str = "manifest") -> dict:
     if version > FORMAT_VERSION:
         raise bad(f"format_version {version} is newer than this xnet-edge understands ({FORMAT_VERSION}); "
                   "upgrade xnet-edge")
+    if version < FORMAT_VERSION:
+        raise bad(f"format_version {version} carries no content hash; rebuild the engine with this xnet-edge")
     missing = [k for k in _REQUIRED_KEYS if k not in manifest]
     if missing:
         raise bad(f"missing keys: {', '.join(missing)}")
@@ -151,8 +160,8 @@ def validate_manifest(manifest: Any, where: str = "manifest") -> dict:
         raise bad(f"artifact.kind must be one of {sorted(ARTIFACT_KINDS)}")
     if manifest["precision"] not in PRECISIONS:
         raise bad(f"precision {manifest['precision']!r} is not one of {', '.join(PRECISIONS)}")
-    if not isinstance(manifest["target"], dict) or not manifest["target"].get("name"):
-        raise bad("target must be an object with a 'name'")
+    _check_target(manifest["target"], bad)
+    _check_preprocessing(manifest["preprocessing"], bad)
     for key in ("inputs", "outputs"):
         tensors = manifest[key]
         if not isinstance(tensors, list) or not tensors or not all(
@@ -164,7 +173,62 @@ def validate_manifest(manifest: Any, where: str = "manifest") -> dict:
         _check_plain_name(entry.get("file"), role, bad)
     if not isinstance(manifest["build_machine"], dict) or not isinstance(manifest["runtime"], dict):
         raise bad("build_machine and runtime must be objects")
+    _check_runtime(manifest["runtime"], bad)
     return manifest
+
+
+def _check_target(target: Any, bad) -> None:
+    from ..targets import list_targets
+
+    known = [t.name for t in list_targets()]
+    if not isinstance(target, dict) or target.get("name") not in known:
+        name = target.get("name") if isinstance(target, dict) else target
+        raise bad(f"target {name!r} is not a known target ({', '.join(known)})")
+
+
+def _check_preprocessing(preprocessing: Any, bad) -> None:
+    from ..contract import Preprocessing  # the runtime's own rules
+
+    if not isinstance(preprocessing, dict):
+        raise bad("preprocessing must be an object")
+    try:
+        Preprocessing.from_dict(preprocessing)
+    except XnetEdgeError as exc:
+        raise bad(str(exc)) from None
+
+
+def _check_runtime(runtime: dict, bad) -> None:
+    from ..limits import thread_count_problem
+
+    ort = runtime.get("onnxruntime")
+    if ort is None:
+        return
+    if not isinstance(ort, dict):
+        raise bad("runtime.onnxruntime must be an object")
+    threads = ort.get("intra_op_num_threads")
+    problem = None if threads is None else thread_count_problem(threads)
+    if problem:
+        raise bad(f"runtime.onnxruntime.intra_op_num_threads {problem}")
+
+
+def content_hash(manifest: dict) -> str:
+    """sha256 of the manifest's canonical JSON (sorted keys, compact), without its own hash field."""
+    body = {k: v for k, v in manifest.items() if k != CONTENT_HASH_KEY}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def _check_content_hash(manifest: dict, bad) -> None:
+    recorded = manifest.get(CONTENT_HASH_KEY)
+    if not isinstance(recorded, str):
+        raise bad(f"no {CONTENT_HASH_KEY}; the manifest was not written by xnet-edge build, rebuild the engine")
+    try:
+        actual = content_hash(manifest)
+    except ValueError as exc:  # NaN/inf cannot be in a manifest xnet-edge wrote
+        raise bad(f"not canonical JSON ({exc}); the manifest was modified, rebuild the engine") from None
+    if actual != recorded:
+        raise bad(f"{CONTENT_HASH_KEY} {actual[:12]}… != recorded {recorded[:12]}…; the manifest was modified "
+                  "after the build, rebuild the engine")
 
 
 def _check_plain_name(name: Any, role: str, bad) -> None:
@@ -192,7 +256,8 @@ def read_manifest(folder: str | os.PathLike) -> dict:
 
     Raises:
         UsageError: the folder or its manifest.json does not exist.
-        ManifestError: the manifest is not valid JSON or breaks the contract.
+        ManifestError: the manifest is not valid JSON, breaks the contract, or its content
+            hash does not match (it was edited after the build).
     """
     path = manifest_path(folder)
     if not path.is_file():
@@ -202,11 +267,13 @@ def read_manifest(folder: str | os.PathLike) -> dict:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ManifestError(f"{path}: unreadable manifest ({exc})") from None
-    return validate_manifest(manifest, where=str(path))
+    validate_manifest(manifest, where=str(path))
+    _check_content_hash(manifest, lambda msg: ManifestError(f"{path}: {msg}"))
+    return manifest
 
 
 def write_manifest(folder: str | os.PathLike, manifest: dict) -> Path:
-    """Validate ``manifest`` and write it atomically to ``folder/manifest.json``.
+    """Validate ``manifest``, set its ``content_sha256`` and write it atomically to ``folder/manifest.json``.
 
     Returns:
         The manifest's path.
@@ -215,6 +282,7 @@ def write_manifest(folder: str | os.PathLike, manifest: dict) -> Path:
         ManifestError: the manifest breaks the contract.
     """
     validate_manifest(manifest)
+    manifest[CONTENT_HASH_KEY] = content_hash(manifest)
     path = Path(folder) / MANIFEST_NAME
     write_json_atomic(path, manifest)
     return path

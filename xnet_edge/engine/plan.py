@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from ..errors import UsageError
+from ..limits import check_threads
 from ..targets import PRECISIONS, TRT_GENERATIONS, TargetProfile
 from .trt_releases import TensorRTRelease, tensorrt_release
 
@@ -296,6 +297,7 @@ def plan_tensorrt_build(target: TargetProfile, generation: int | str, onnx_kind:
     resolved = resolve_precision(target, precision, onnx_kind)
     strongly_typed, flags, int8_source, notes = _tensorrt_precision_path(release, resolved, onnx_kind, calibration,
                                                                          dla is not None)
+    check_max_batch(max_batch)
     if dla is not None:
         _check_dla(target, dla, flags, onnx_kind)
         if strongly_typed and not release.dla_strongly_typed:
@@ -349,6 +351,24 @@ def _check_dla(target: TargetProfile, dla: int, flags: Sequence[str], kind: str)
         raise UsageError("DLA runs FP16 or INT8 only: use --precision fp16, int8 or best with --dla")
 
 
+def refuse_tensorrt_options(target: TargetProfile, **options) -> None:
+    """Refuse TensorRT-only options (given as ``flag_name=value``, None when not given) for a cpu target.
+
+    Raises:
+        UsageError: naming every such option that was given.
+    """
+    given = [f"--{name.replace('_', '-')}" for name, value in options.items() if value is not None]
+    if not target.is_gpu and given:
+        raise UsageError(f"{', '.join(given)} appl{'y' if len(given) > 1 else 'ies'} to TensorRT targets only; "
+                         f"target {target.name} builds an optimized ONNX, drop {'them' if len(given) > 1 else 'it'}")
+
+
+def check_max_batch(max_batch: Optional[int]) -> None:
+    """Raises UsageError for a ``--max-batch`` below 1 (None: not given)."""
+    if max_batch is not None and int(max_batch) < 1:
+        raise UsageError(f"--max-batch must be at least 1, got {max_batch}")
+
+
 def plan_cpu_build(target: TargetProfile, onnx_kind: str, *, precision: Optional[str] = None,
                    threads: int = 0, opt_level: Optional[int] = None) -> CpuBuildPlan:
     """Decide a cpu-target build (ONNX Runtime offline optimization).
@@ -377,8 +397,7 @@ def plan_cpu_build(target: TargetProfile, onnx_kind: str, *, precision: Optional
         raise UsageError(f"cpu INT8 needs a Q/DQ model; {_qdq_hint()}")
     if resolved == "fp32" and onnx_kind == "qdq":
         raise UsageError("the model is INT8 Q/DQ; build it with --precision int8 (or pass the FP32 ONNX)")
-    if int(threads) < 0:
-        raise UsageError(f"--threads must be >= 0 (0: ONNX Runtime's default), got {threads}")
+    check_threads(threads)
     level = DEFAULT_ORT_LEVEL if opt_level is None else int(opt_level)
     if not 0 <= level < len(ORT_LEVELS):
         raise UsageError(f"--opt-level for the cpu target must be 0-3, got {opt_level}")

@@ -14,6 +14,7 @@ import numpy as np
 
 from .._deps import require
 from ..errors import UsageError, XnetEdgeError
+from ..limits import check_threads
 from .backend import Backend
 from ..contract import parse_metadata
 from .spec import TensorSpec, normalize_shape
@@ -94,7 +95,13 @@ def _open_session(ort, path, options, providers):
     try:
         return ort.InferenceSession(str(path), sess_options=options, providers=providers)
     except Exception as exc:  # onnxruntime raises several unrelated types for a bad file
-        raise XnetEdgeError(f"ONNX Runtime cannot load {path}: {str(exc).strip().splitlines()[0][:300]}") from None
+        if type(exc).__name__ in ("InvalidProtobuf", "InvalidGraph"):  # the file itself: as build/calibrate say
+            raise UsageError(f"{path} is not an ONNX model (or is corrupt): {_first_line(exc)}") from None
+        raise XnetEdgeError(f"ONNX Runtime cannot load {path}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
 
 
 class OnnxRuntimeBackend(Backend):
@@ -114,8 +121,7 @@ class OnnxRuntimeBackend(Backend):
                  graph_optimization_level: Optional[str] = None, strict_providers: bool = True):
         ort = require("onnxruntime")
         self.path = Path(path)
-        if threads is not None and int(threads) < 0:
-            raise UsageError(f"threads must be >= 0 (0 = one per core), got {threads}")
+        check_threads(threads, "threads")
         options = ort.SessionOptions()
         if threads is not None:
             options.intra_op_num_threads = int(threads)
