@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import copy
 import json
+import math
 import os
 import time
 import warnings
@@ -43,6 +44,32 @@ DEFAULT_OPSET = 18
 MIN_OPSET = 17
 #: Builtin photos the parity check runs on (never used for calibration).
 PARITY_IMAGES = ("chelsea", "motorcycle_left", "moon")
+
+
+def max_opset() -> int:
+    """The newest opset this torch's ONNX exporter writes (it silently writes an older one beyond it)."""
+    import torch.onnx
+
+    try:
+        from torch.onnx import _constants
+        return int(_constants.ONNX_MAX_OPSET)
+    except (ImportError, AttributeError):  # a torch without the constant: what onnx itself knows
+        return int(require("onnx").defs.onnx_opset_version())
+
+
+def check_opset(opset: int) -> None:
+    """Raises UsageError unless ``MIN_OPSET <= opset <= max_opset()``."""
+    if opset < MIN_OPSET:
+        raise UsageError(f"opset {opset} is too old: xnet-edge needs opset >= {MIN_OPSET} (one-node LayerNorm)")
+    top = max_opset()
+    if opset > top:
+        raise UsageError(f"opset {opset} is newer than this PyTorch's ONNX exporter writes; use {MIN_OPSET}..{top}")
+
+
+def _is_out_of_memory(exc: BaseException) -> bool:
+    # numpy raises MemoryError; torch's CPU allocator a RuntimeError naming the failed allocation.
+    text = str(exc)
+    return isinstance(exc, MemoryError) or "can't allocate memory" in text or "out of memory" in text.lower()
 
 
 def output_name(task: str) -> str:
@@ -339,8 +366,7 @@ def export_onnx(model, output: Union[str, os.PathLike], *, input_size: Optional[
             (the file is then not written).
     """
     onnx = require("onnx")
-    if opset < MIN_OPSET:
-        raise UsageError(f"opset {opset} is too old: xnet-edge needs opset >= {MIN_OPSET} (one-node LayerNorm)")
+    check_opset(opset)
     if batch is not None and batch < 1:
         raise UsageError(f"batch must be >= 1, got {batch}")
     config = model.config
@@ -349,30 +375,41 @@ def export_onnx(model, output: Union[str, os.PathLike], *, input_size: Optional[
     check_input_size(size[0], size[1], stride)
     from .kernels import exportable
 
+    if tolerance is not None and not (math.isfinite(float(tolerance)) and float(tolerance) >= 0):
+        raise UsageError(f"tolerance must be a finite number >= 0, got {tolerance}")
     start = time.perf_counter()
-    reference = copy.deepcopy(model).eval().cpu().float()  # parity is checked against the unfolded model
-    prepared = prepare_for_export(reference)
     try:
-        with exportable(True):  # any fused module left traces its reference ops
-            proto = _torch_export(prepared, size, batch, opset)
-    except Exception as exc:  # the exporter raises many types; report one line
-        raise XnetEdgeError(f"ONNX export failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from exc
-    proto = optimize_graph(proto)
-    tidy_graph(proto)
-    set_contract_metadata(proto, config, size, stride)
-    proto = onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
-    onnx.checker.check_model(proto, full_check=True)
-    output = Path(output)
-    result = ExportResult(output, size, batch, opset)
-    with atomic_path(output) as tmp:
-        tmp.write_bytes(proto.SerializeToString())
-        if parity:
-            tol = default_tolerance(config) if tolerance is None else float(tolerance)
-            with exportable(True):
-                result.parity = check_parity(reference, tmp, size, batch=batch, tolerance=tol)
-            if not result.parity.passed:
-                raise XnetEdgeError(f"ONNX Runtime output differs from PyTorch by up to {result.parity.max_abs:.3g} "
-                                    f"(tolerance {tol:.3g}); the export was not written")
+        reference = copy.deepcopy(model).eval().cpu().float()  # parity is checked against the unfolded model
+        prepared = prepare_for_export(reference)
+        try:
+            with exportable(True):  # any fused module left traces its reference ops
+                proto = _torch_export(prepared, size, batch, opset)
+        except Exception as exc:  # the exporter raises many types; report one line
+            if _is_out_of_memory(exc):
+                raise
+            raise XnetEdgeError(f"ONNX export failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from exc
+        proto = optimize_graph(proto)
+        tidy_graph(proto)
+        set_contract_metadata(proto, config, size, stride)
+        proto = onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
+        onnx.checker.check_model(proto, full_check=True)
+        output = Path(output)
+        written = next((i.version for i in proto.opset_import if i.domain in ("", "ai.onnx")), opset)
+        result = ExportResult(output, size, batch, int(written))  # the opset in the file, not the one asked for
+        with atomic_path(output) as tmp:
+            tmp.write_bytes(proto.SerializeToString())
+            if parity:
+                tol = default_tolerance(config) if tolerance is None else float(tolerance)
+                with exportable(True):
+                    result.parity = check_parity(reference, tmp, size, batch=batch, tolerance=tol)
+                if not result.parity.passed:
+                    raise XnetEdgeError(f"ONNX Runtime output differs from PyTorch by up to "
+                                        f"{result.parity.max_abs:.3g} (tolerance {tol:.3g}); the export was not written")
+    except (MemoryError, RuntimeError) as exc:
+        if not _is_out_of_memory(exc):
+            raise
+        raise XnetEdgeError(f"out of memory exporting at {size[0]}x{size[1]} (batch {batch or 'dynamic'}): "
+                            "use a smaller --input-size or free memory") from None
     result.seconds = time.perf_counter() - start
     result.op_counts = op_counts(proto)
     return result

@@ -40,3 +40,17 @@ def test_environment_notes_flag_a_busy_machine():
     (note,) = environment_notes(busy)
     assert "7.8 on 4 usable cores" in note
     assert "jetson_clocks" in environment_notes(dict(quiet, jetson={"clocks_locked": False}))[0]
+
+
+def test_two_busy_loops_on_the_cores_the_benchmark_uses_are_flagged():
+    from xnet_edge.bench.report import environment_notes
+
+    # 2 cores, the benchmark takes both (no --threads): two busy loops before it means sharing
+    busy = {"cpu": {"usable_cores": 2}, "threads": {"requested": None}, "load_average": [2.0, 1.5, 1.0],
+            "load_average_after": [2.9, 1.8, 1.1]}
+    (note,) = environment_notes(busy)
+    assert "2.9 on 2 usable cores, of which the benchmark leaves 0 free" in note
+    # with --threads 1 one core is free: one busy loop fits beside it, two do not
+    assert environment_notes(dict(busy, threads={"requested": 1}, load_average=[1.0, 1, 1],
+                                  load_average_after=[1.9, 1, 1])) == []
+    assert environment_notes(dict(busy, threads={"requested": 1}))

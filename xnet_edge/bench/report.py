@@ -93,15 +93,26 @@ def result_notes(latency: dict, stages: dict, backend: str, mode: str, memory: d
     return notes
 
 
+#: load (in cores) others may add beyond the cores the benchmark leaves free before a report warns
+LOAD_MARGIN = 0.5
+
+
 def environment_notes(environment: dict) -> list[str]:
     """Warnings about the machine: other work sharing the CPU, unlocked Jetson clocks."""
     notes = []
     cores = (environment.get("cpu") or {}).get("usable_cores") or 1
-    loads = [environment.get("load_average"), environment.get("load_average_after")]
-    worst = max((la[0] for la in loads if la), default=None)
-    if worst is not None and worst > 0.75 * cores + 1:
-        notes.append(f"the 1-minute load average reached {worst:.1f} on {cores} usable cores: other programs "
-                     "shared the CPU, so absolute times are inflated (ratios from interleaved rounds hold up better)")
+    before, after = environment.get("load_average"), environment.get("load_average_after")
+    requested = (environment.get("threads") or {}).get("requested")
+    used = min(cores, requested or cores)  # 0 / None: the libraries take every core
+    free = cores - used
+    # Others' load: the load before measuring, or after it less the benchmark's own threads.
+    estimates = ([before[0]] if before else []) + ([after[0] - used] if after else [])
+    others = max(estimates, default=None)
+    if others is not None and others > free + LOAD_MARGIN:
+        worst = max(la[0] for la in (before, after) if la)
+        notes.append(f"the 1-minute load average reached {worst:.1f} on {cores} usable cores, of which the "
+                     f"benchmark leaves {free} free: other programs shared the CPU, so absolute times are inflated "
+                     "(ratios from interleaved rounds hold up better)")
     jetson = environment.get("jetson") or {}
     if jetson and jetson.get("clocks_locked") is False:
         notes.append("Jetson clocks are not locked: run `sudo jetson_clocks` for stable numbers")

@@ -49,8 +49,10 @@ def check_output_paths(json_path, plot_path) -> None:
 
     Raises:
         UsageError: the path is a folder, its parent is a file, or the plot is not a .png.
+        OutputError: the folder cannot be written (read-only, no permission).
     """
     from ..errors import UsageError
+    from ..io_utils import check_writable
 
     for flag, value in (("--json", json_path), ("--plot", plot_path)):
         if value is None:
@@ -63,6 +65,9 @@ def check_output_paths(json_path, plot_path) -> None:
             raise UsageError(f"{flag} {value}: {parent} is a file, not a folder")
     if plot_path is not None and Path(plot_path).suffix.lower() != ".png":
         raise UsageError(f"--plot {plot_path}: the plot is written as PNG; give a .png file name")
+    for flag, value in (("--json", json_path), ("--plot", plot_path)):
+        if value is not None:
+            check_writable(value, flag)
 
 
 def run(args) -> int:
@@ -103,8 +108,8 @@ def run(args) -> int:
     for r in report["results"]:
         for note in r["notes"]:
             print(f"note: {r['label']}: {note}")
-    for note in environment_notes(report["environment"]):
-        print(f"note: {note}")
+    for note in environment_notes(report["environment"]):  # a busy machine: a warning, not a footnote
+        print(f"xnet-edge: warning: {note}", file=sys.stderr)
     if args.json:
         write_json_atomic(args.json, report)
         print(f"wrote {args.json}")

@@ -14,8 +14,11 @@ Segmentation: mIoU and pixel accuracy (ignore label 255), then IoU per class.
 
 from __future__ import annotations
 
+import sys
+
 from ..errors import UsageError
-from .common import add_runtime_arguments, positive_int, print_table, runtime_options
+from .common import (add_runtime_arguments, nonnegative_float, positive_float, positive_int, print_table,
+                     runtime_options)
 
 _ALIGN_CHOICES = ["none", "median", "lstsq", "lstsq-shift"]
 
@@ -35,8 +38,8 @@ def register(sub) -> None:
     p.add_argument("--align", default="none", choices=_ALIGN_CHOICES,
                    help="per-image scale (median, lstsq) or scale+shift (lstsq-shift) alignment, "
                         "for relative-depth models (default none: metric depth)")
-    p.add_argument("--min-depth", type=float, metavar="M", help="override the dataset's minimum depth")
-    p.add_argument("--max-depth", type=float, metavar="M", help="override the dataset's depth cap")
+    p.add_argument("--min-depth", type=nonnegative_float, metavar="M", help="override the dataset's minimum depth")
+    p.add_argument("--max-depth", type=positive_float, metavar="M", help="override the dataset's depth cap")
     p.add_argument("--json", metavar="PATH", help="write the report (with per-image metrics) as JSON")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_runtime_arguments(p)
@@ -53,10 +56,15 @@ def run(args) -> int:
     from ..data import DATASET_KINDS, open_dataset, parse_dataset_spec
     from ..data.seg_readers import SEGMENTATION_KINDS
     from ..eval import TABLE_COLUMNS, evaluate
-    from ..io_utils import write_json_atomic
+    from ..eval.evaluate import depth_range
+    from ..io_utils import check_writable, write_json_atomic
 
-    # a malformed spec fails before the model loads; which reader applies follows the model's task
+    if args.json:
+        check_writable(args.json, "--json")
+    # a malformed spec or depth range fails before the model loads; which reader applies follows the model's task
     parse_dataset_spec(args.dataset, kinds=tuple(dict.fromkeys(DATASET_KINDS + SEGMENTATION_KINDS)))
+    if args.min_depth is not None and args.max_depth is not None:
+        depth_range(None, args.min_depth, args.max_depth)
     with _open_runtime(args) as runtime:
         if runtime.task == "segmentation":
             return _run_segmentation(args, runtime)
@@ -73,6 +81,10 @@ def run(args) -> int:
         write_json_atomic(args.json, {"artifact": str(args.artifact), "dataset_spec": args.dataset,
                                       **report.to_dict()})
         print(f"wrote {args.json}")
+    if report.images == 0:
+        print(f"xnet-edge: error: no image had valid ground truth in {protocol['min_depth']:g} m .. {cap}; "
+              "nothing was measured", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from .common import size_arg
+from .common import nonnegative_float, size_arg
 
 
 def register(sub) -> None:
@@ -23,7 +23,7 @@ def register(sub) -> None:
     batch.add_argument("--batch", type=int, default=1, help="static batch size (default 1)")
     batch.add_argument("--dynamic-batch", action="store_true", help="dynamic batch axis named 'batch'")
     p.add_argument("--opset", type=int, default=18, help="ONNX opset, >= 17 (default 18)")
-    p.add_argument("--tolerance", type=float, help="max abs error allowed vs PyTorch (default 1e-4 x max_depth)")
+    p.add_argument("--tolerance", type=nonnegative_float, help="max abs error allowed vs PyTorch (default 1e-4 x max_depth)")
     p.add_argument("--no-parity", action="store_true", help="skip the ONNX Runtime vs PyTorch check")
     p.add_argument("-o", "--output", required=True, help="destination .onnx file")
     p.set_defaults(func=run)
@@ -46,13 +46,19 @@ def load_model(args):
 
 
 def run(args) -> int:
+    from .._deps import require
     from ..errors import UsageError
-    from ..export import export_onnx
+    from ..io_utils import check_writable
 
     if not str(args.output).endswith(".onnx"):
         raise UsageError(f"--output must be a .onnx file, got {args.output}")
-    if args.opset < 17:
-        raise UsageError(f"opset {args.opset} is too old: xnet-edge needs opset >= 17 (one-node LayerNorm)")
+    if args.batch < 1:
+        raise UsageError(f"--batch must be >= 1, got {args.batch}")
+    require("torch")
+    from ..export import check_opset, export_onnx
+
+    check_opset(args.opset)
+    check_writable(args.output, "--output")
     model = load_model(args)
     if not args.checkpoint and args.pretrained == "none":
         print("note: no --checkpoint or --pretrained: exporting random weights", file=sys.stderr)

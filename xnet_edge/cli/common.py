@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 
 from ..errors import UsageError
@@ -59,6 +60,32 @@ def runtime_options(args: argparse.Namespace) -> dict:
     """``Runtime`` keyword options from the arguments :func:`add_runtime_arguments` added."""
     return dict(backend=args.backend, providers=args.providers, threads=args.threads, device=args.device,
                 cuda_graph=args.cuda_graph, input_size=args.input_size, check=not args.no_check)
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def nonnegative_float(text: str) -> float:
+    """argparse ``type=`` for a finite number >= 0 (nan, inf and negatives exit 2 via argparse)."""
+    value = _finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse ``type=`` for a finite number > 0 (errors exit 2 via argparse)."""
+    value = _finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
 
 
 def print_table(rows: list[dict], columns: list[str], file=None) -> None:

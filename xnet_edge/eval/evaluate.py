@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
@@ -81,6 +82,22 @@ def _predict(predictor: Any, rgb: np.ndarray) -> np.ndarray:
     return depth
 
 
+def depth_range(dataset, min_depth: Optional[float] = None,
+                max_depth: Optional[float] = None) -> tuple[float, Optional[float]]:
+    """The evaluation range: the overrides, else the dataset's (1e-3 m .. no cap by default).
+
+    Raises:
+        UsageError: a bound that is not finite, a negative minimum, or a cap not above the minimum.
+    """
+    lo = min_depth if min_depth is not None else getattr(dataset, "min_depth", 1e-3)
+    hi = max_depth if max_depth is not None else getattr(dataset, "max_depth", None)
+    if not math.isfinite(lo) or lo < 0:
+        raise UsageError(f"the minimum depth must be a finite number >= 0, got {lo}")
+    if hi is not None and (not math.isfinite(hi) or hi <= lo):
+        raise UsageError(f"the depth cap must be a finite number above the minimum depth ({lo:g} m), got {hi}")
+    return lo, hi
+
+
 def evaluate(predictor: Any, dataset, *, max_images: Optional[int] = None, align: Optional[str] = None,
              min_depth: Optional[float] = None, max_depth: Optional[float] = None,
              progress: bool = True) -> EvalReport:
@@ -100,15 +117,14 @@ def evaluate(predictor: Any, dataset, *, max_images: Optional[int] = None, align
         An :class:`EvalReport`.
 
     Raises:
-        UsageError: unknown ``align``, ``max_images`` < 1.
+        UsageError: unknown ``align``, ``max_images`` < 1, a bad depth range.
         XnetEdgeError: the predictor returned something that is not a depth map.
     """
     if align not in ALIGN_MODES:
         raise UsageError(f"unknown alignment {align!r}: use none, median, lstsq or lstsq-shift")
     if max_images is not None and max_images < 1:
         raise UsageError(f"max_images must be at least 1, got {max_images}")
-    lo = min_depth if min_depth is not None else getattr(dataset, "min_depth", 1e-3)
-    hi = max_depth if max_depth is not None else getattr(dataset, "max_depth", None)
+    lo, hi = depth_range(dataset, min_depth, max_depth)
     total = len(dataset) if max_images is None else min(len(dataset), max_images)
     from tqdm.auto import tqdm
 

