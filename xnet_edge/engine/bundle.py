@@ -32,11 +32,12 @@ from typing import Optional, Union
 from .._version import __version__
 from ..contract import check_qdq_target, read_contract
 from ..errors import UsageError
-from ..io_utils import atomic_path
+from ..io_utils import atomic_path, check_writable
 from ..targets import TargetProfile, get_target
 from .build import CACHE_NAME, LAYERS_NAME, ONNX_NAME, TIMING_NAME
 from .calibrator import check_calibration_cache
-from .plan import CpuBuildPlan, TrtBuildPlan, plan_cpu_build, plan_tensorrt_build, release_for
+from .plan import (CpuBuildPlan, TrtBuildPlan, check_max_batch, plan_cpu_build, plan_tensorrt_build,
+                   refuse_tensorrt_options, release_for)
 from .trt_releases import TENSORRT_CHOICES
 from .trtexec import FIND_TRTEXEC_SH, check_script_text, trtexec_args
 
@@ -157,6 +158,10 @@ def make_bundle(onnx_path: str | os.PathLike, target: str | TargetProfile, out_p
         raise UsageError(f"bundle output {out_path} is a folder; name a .tar.gz file")
     if calibration_cache is not None and not Path(calibration_cache).is_file():
         raise UsageError(f"calibration cache not found: {calibration_cache}")
+    check_max_batch(max_batch)
+    refuse_tensorrt_options(profile, dla=dla, workspace=workspace_mb, calibration_cache=calibration_cache,
+                            tensorrt=tensorrt, max_batch=max_batch)
+    check_writable(out_path, "output")
     options = {"cpu_level": 2 if opt_level is None else int(opt_level)}
     if profile.is_gpu:
         if tensorrt is not None and str(tensorrt) not in TENSORRT_CHOICES:
