@@ -16,7 +16,7 @@ from typing import Sequence, Union
 import numpy as np
 
 from ._deps import require
-from .errors import MissingDependencyError, UsageError
+from .errors import MissingDependencyError, UsageError, XnetEdgeError
 from .preprocess import to_rgb_uint8
 
 #: file suffixes (lower case) that count as images when a folder is listed
@@ -51,7 +51,9 @@ def list_images(spec: Union[PathLike, Sequence[PathLike]], *, recursive: bool = 
         The paths, never empty.
 
     Raises:
-        UsageError: nothing exists there, nothing matches, or the folder holds no images.
+        UsageError: nothing exists there, nothing matches, the folder holds no images, or the
+            path is not a regular file (a FIFO would block).
+        XnetEdgeError: the folder cannot be read (permissions).
     """
     if not isinstance(spec, (str, os.PathLike)):
         files = [Path(p) for p in spec]
@@ -65,6 +67,10 @@ def list_images(spec: Union[PathLike, Sequence[PathLike]], *, recursive: bool = 
         return files
     path = Path(spec)
     if path.is_dir():
+        try:
+            os.listdir(path)  # rglob would show an unreadable folder as an empty one
+        except OSError as exc:
+            raise XnetEdgeError(f"cannot read {what} folder {path}: {exc.strerror or exc}") from None
         found = path.rglob("*") if recursive else path.iterdir()
         files = sorted(p for p in found if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
@@ -72,6 +78,9 @@ def list_images(spec: Union[PathLike, Sequence[PathLike]], *, recursive: bool = 
         return files
     if not path.exists():
         raise UsageError(f"{what} not found: {path}")
+    if not path.is_file():  # reading a FIFO or a device would block or never end
+        raise UsageError(f"{what} {path} is not a regular file (a FIFO, socket or device); give an image, "
+                         "a video or a folder (cameras: camera:N)")
     return [path]
 
 

@@ -116,8 +116,8 @@ def test_runtime_failures_exit_1(tiny_onnx, tmp_path, capsys, closed_cameras):
     bad_model.write_bytes(b"junk")
     image = tmp_path / "x.png"
     cv2.imwrite(str(image), np.zeros((8, 8, 3), np.uint8))
-    assert _infer(bad_model, "--input", image, "--output", tmp_path / "o") == 1
-    assert "cannot load" in capsys.readouterr().err
+    assert _infer(bad_model, "--input", image, "--output", tmp_path / "o") == 2  # as in build and calibrate
+    assert "is not an ONNX model" in capsys.readouterr().err
     assert _infer(tiny_onnx, "--input", "camera:3", "--output", tmp_path / "o") == 1
     assert "cannot open camera 3" in capsys.readouterr().err
     with pytest.raises(SystemExit) as info:

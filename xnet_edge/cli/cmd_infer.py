@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import sys
+from pathlib import Path
 from typing import Optional
 
 from .common import add_runtime_arguments, positive_int, print_table, runtime_options
@@ -52,15 +53,17 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..io_utils import write_json_atomic
+    from ..io_utils import check_writable, write_json_atomic
     from ..runtime import infer
 
+    if args.summary_json:
+        check_writable(args.summary_json, "--summary-json")
     result = infer(args.artifact, args.input, args.output, formats=args.format, intrinsics=args.intrinsics,
                    colormap=args.colormap, depth_range=args.depth_range, with_input=not args.depth_only,
                    overlay=args.overlay,
                    gt=args.gt, max_frames=args.max_frames, queue_size=args.queue_size,
                    progress=not args.no_progress, runtime_options=runtime_options(args))
-    print_summary(result.summary, result.runtime, args.output)
+    print_summary(result.summary, result.runtime, result.output)
     if result.metrics is not None:
         print_metrics(result.metrics)
     if args.summary_json:
@@ -90,7 +93,8 @@ def print_summary(summary, info: dict, output_dir, file=None) -> None:
         print(f"skipped: ... and {data['skipped'] - 10} more", file=file)
     if data["stopped"]:
         print(f"stopped early: {data['stopped']}", file=file)
-    print(f"outputs in {output_dir}", file=file)
+    if output_dir is not None and Path(output_dir).is_dir():  # never created when no frame was written
+        print(f"outputs in {output_dir}", file=file)
 
 
 def print_metrics(report: dict, file=None) -> None:

@@ -14,6 +14,7 @@ writer thread, in frame order.
 from __future__ import annotations
 
 import contextlib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Protocol, Sequence
@@ -21,6 +22,7 @@ from typing import Any, Iterable, Mapping, Optional, Protocol, Sequence
 import numpy as np
 
 from ..errors import UsageError
+from ..io_utils import check_writable
 from .outputs import Intrinsics, OutputWriter, parse_formats, parse_intrinsics, parse_range
 from .pipeline import StreamSummary, run_stream
 from .sources import Frame, FrameSource
@@ -84,9 +86,11 @@ def open_writer(output, formats=None, intrinsics=None, colormap: str = "turbo",
 
     Raises:
         UsageError: a bad format list, intrinsics, depth range or colormap, or ply without intrinsics.
+        OutputError: ``output`` cannot be written (checked before any work).
     """
     if output is None:
         return None
+    check_writable(output, "output", is_dir=True)
     if formats is not None:
         formats = parse_formats(formats if isinstance(formats, str) else ",".join(formats))
     depth_range = parse_range(depth_range) if isinstance(depth_range, str) or depth_range is None \
@@ -162,6 +166,9 @@ def infer(artifact: Any, inputs: Any, output: Optional[str | Path] = None, *,
         if close is not None:
             close()
     summary.notes.extend(getattr(source, "notes", []))
+    incomplete = getattr(source, "incomplete", None)
+    if incomplete and not summary.stopped:
+        summary.stopped = incomplete
     return InferResult(summary, info, scorer.report() if scorer is not None else None,
                        Path(output) if output is not None else None)
 
@@ -209,6 +216,6 @@ def _stream(runtime, source: Iterable[Frame], sinks: list, queue_size: int, prog
         try:
             return run_stream(runtime, source, on_result, queue_size=queue_size,
                               on_progress=lambda s: bar.update(1),
-                              on_skip=lambda src, why: bar.write(f"skipped {src}: {why}"))
+                              on_skip=lambda src, why: bar.write(f"skipped {src}: {why}", file=sys.stderr))
         finally:
             bar.close()

@@ -12,6 +12,7 @@ are imported when used.
 from __future__ import annotations
 
 import io
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,15 +65,15 @@ def parse_intrinsics(text: str) -> Intrinsics:
     """``"fx,fy,cx,cy"`` -> Intrinsics.
 
     Raises:
-        UsageError: not four numbers, or non-positive focal lengths.
+        UsageError: not four finite numbers, or non-positive focal lengths.
     """
     parts = [p for p in re.split(r"[,\s]+", str(text).strip()) if p]
     try:
         values = [float(p) for p in parts]
     except ValueError:
         values = []
-    if len(values) != 4 or values[0] <= 0 or values[1] <= 0:
-        raise UsageError(f"bad --intrinsics {text!r}: expected fx,fy,cx,cy in pixels with fx, fy > 0")
+    if len(values) != 4 or not all(math.isfinite(v) for v in values) or values[0] <= 0 or values[1] <= 0:
+        raise UsageError(f"bad --intrinsics {text!r}: expected fx,fy,cx,cy in pixels, finite, with fx, fy > 0")
     return Intrinsics(*values)
 
 

@@ -103,6 +103,8 @@ class FrameSource:
         self._capture = None
         self.camera = parse_camera(spec)
         self.notes: list[str] = []
+        #: why a video delivered fewer frames than its header promises, else None
+        self.incomplete: Optional[str] = None
         if self.camera is not None:
             self.kind, self.total = "camera", max_frames
             self._capture = self._open_capture(self.camera, f"camera {self.camera}")
@@ -158,8 +160,9 @@ class FrameSource:
             image, note = limit_size(bgr_to_rgb(image), self._cv2)
             yield Frame(index, f"{self._video.stem}_{index:06d}", f"{self._video}#{index}", image=image, note=note)
             index += 1
-        if self.total and index < self.total:
-            self.notes.append(f"video {self._video} ended after {index} frames (its header says {self.total})")
+        if self.total and index < self.total:  # frames lost to corruption count as failures, like bad images
+            self.incomplete = (f"video {self._video} ended after {index} of {self.total} frames: "
+                               f"{self.total - index} frame(s) lost (corrupt or truncated)")
 
     def _camera_frames(self) -> Iterator[Frame]:
         index, failures = 0, 0
