@@ -140,3 +140,33 @@ def test_calibrate_build_bench_and_infer_work_unchanged_on_a_segmentation_export
         a, b = fp32.predict(image), int8.predict(image)
     assert a.shape == b.shape == image.shape[:2] and len(np.unique(a)) > 1
     assert (a == b).mean() > 0.85  # INT8 keeps the FP32 engine's class for most pixels
+
+
+def test_undeclared_class_count_comes_from_the_logits(seg_onnx, tmp_path):
+    """Metadata without num_classes: a fixed logits channel count (5) still gives 8-bit labels;
+    with the channels dynamic too, the labels are 16-bit (nothing says they fit 8 bits)."""
+    import json
+
+    import onnx
+
+    rgb = np.random.default_rng(4).integers(0, 256, size=(64, 96, 3), dtype=np.uint8)
+    _write_png(tmp_path / "f.png", rgb)
+    proto = onnx.load(str(seg_onnx))
+    for prop in proto.metadata_props:
+        if prop.key in ("xnet_edge.output", "xnet_edge.config"):
+            data = json.loads(prop.value)
+            data.pop("num_classes", None)
+            prop.value = json.dumps(data)
+    for fixed, dtype in ((True, np.uint8), (False, np.uint16)):
+        channels = proto.graph.output[0].type.tensor_type.shape.dim[1]
+        if fixed:
+            channels.dim_value = 5
+        else:
+            channels.dim_param = "classes"
+        onnx.save(proto, str(tmp_path / "bare.onnx"))
+        out = tmp_path / f"o{fixed}"
+        assert main(["infer", str(tmp_path / "bare.onnx"), "--input", str(tmp_path / "f.png"), "--output",
+                     str(out), "--format", "labels", "--no-progress"]) == 0
+        labels = cv2.imread(str(out / "f_labels.png"), cv2.IMREAD_UNCHANGED)
+        assert labels.dtype == dtype
+        np.testing.assert_array_equal(labels, _ort_labels(seg_onnx, rgb))

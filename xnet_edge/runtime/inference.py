@@ -176,7 +176,11 @@ def infer(artifact: Any, inputs: Any, output: Optional[str | Path] = None, *,
 def _fit_to_task(runtime, writer: Optional[OutputWriter], scorer) -> None:
     """Match the writer's formats and the scorer to what the model predicts (depth or class ids)."""
     if writer is not None:
-        writer.bind(runtime.task, runtime.num_classes)
+        classes = runtime.num_classes
+        if classes is None and runtime.task == "segmentation":  # not declared: the logits' channels, if fixed
+            shape = runtime.contract.primary_output.shape
+            classes = shape[1] if len(shape) == 4 and shape[1] > 0 else None
+        writer.bind(runtime.task, classes)
     if scorer is not None and runtime.task == "segmentation":
         raise UsageError("--gt scores depth; for a segmentation model use xnet-edge eval --dataset "
                          "folder:DIR (images + label PNGs)")
