@@ -47,7 +47,7 @@ def write_demo(run_dir: Path, model, dest: Path, results: dict, heldout: dict) -
     save_checkpoint(model, dest, dtype=torch.float16, metadata=meta)
 
 
-def report_arguments(description: str, argv=None) -> argparse.Namespace:
+def report_parser(description: str) -> argparse.ArgumentParser:
     """The arguments every demo report script takes: run folder, held-out scenes, outputs."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("run_dir", type=Path, help="a finished `xnet-edge train` run folder")
@@ -55,11 +55,11 @@ def report_arguments(description: str, argv=None) -> argparse.Namespace:
     p.add_argument("--heldout-seed", type=int, default=20_000)
     p.add_argument("--write-demo", type=Path, help="write the fp16 demo checkpoint here")
     p.add_argument("--json", type=Path, help="write the report as JSON")
-    return p.parse_args(argv)
+    return p
 
 
 def main(argv=None) -> int:
-    args = report_arguments(__doc__.split("\n\n")[0], argv)
+    args = report_parser(__doc__.split("\n\n")[0]).parse_args(argv)
 
     import torch
 

@@ -5,7 +5,8 @@ used in training) and on the run's validation scenes, beside the majority-class 
 (predict the most frequent training class everywhere), as tables and JSON.
 
     python benchmarks/seg_demo_report.py runs/seg \
-        --write-demo xnet_edge/checkpoints/xnet_lite0_seg_demo.safetensors --json runs/seg/report.json
+        --write-demo xnet_edge/checkpoints/xnet_lite0_seg_demo.safetensors --json runs/seg/report.json \
+        --figure docs/images/seg_demo.jpg
 """
 
 from __future__ import annotations
@@ -50,9 +51,11 @@ def class_rows(results: dict, label: str) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    from demo_model_report import report_arguments, write_demo
+    from demo_model_report import report_parser, write_demo
 
-    args = report_arguments(__doc__.split("\n\n")[0], argv)
+    parser = report_parser(__doc__.split("\n\n")[0])
+    parser.add_argument("--figure", type=Path, help="write a JPEG: held-out scenes, their labels, the predictions")
+    args = parser.parse_args(argv)
     import torch
 
     from xnet_edge.cli.common import print_table
@@ -88,10 +91,27 @@ def main(argv=None) -> int:
     print_table(rows, ["model", "data", "images", "mIoU", "pixel_acc"])
     print()
     print_table(per_class, list(per_class[0]))
+    if args.figure is not None:
+        write_figure(model, next(iter(datasets.values())), args.figure)
     report["seconds"] = round(time.time() - started, 1)
     if args.json:
         write_json_atomic(args.json, report)
     return 0
+
+
+def write_figure(model, dataset, dest: Path, count: int = 3) -> None:
+    """A JPEG of ``count`` scenes: image | ground-truth labels | predicted labels (fixed palette)."""
+    import cv2
+
+    from xnet_edge.runtime.outputs import colorize_labels
+
+    rows = []
+    for index in range(count):
+        rgb, gt = dataset[index]
+        rows.append(np.concatenate([rgb, colorize_labels(gt), colorize_labels(model.predict(rgb))], axis=1))
+    picture = np.concatenate(rows, axis=0)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(dest), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
 
 
 class _Constant:
