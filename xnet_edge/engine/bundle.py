@@ -42,6 +42,8 @@ from .trt_releases import TENSORRT_CHOICES
 from .trtexec import FIND_TRTEXEC_SH, check_script_text, trtexec_args
 
 BUNDLE_FORMAT = "xnet-edge-bundle"
+#: the names a bundle may have: it is always written as a gzip-compressed tar archive
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
 #: where a script word holds the output folder; becomes the shell variable "$OUT" (NUL never
 #: occurs in a real argument, so no input text can turn into it)
 OUT_MARK = "\0OUT\0"
@@ -57,9 +59,9 @@ class BundleResult:
 
 
 def bundle_name(out_path: Path) -> str:
-    """The folder name inside the archive: the file name without ``.tar.gz`` / ``.tgz``."""
+    """The folder name inside the archive: the file name without ``.tar.gz`` / ``.tgz`` (or another suffix)."""
     name = out_path.name
-    for suffix in (".tar.gz", ".tgz", ".tar"):
+    for suffix in (*ARCHIVE_SUFFIXES, ".tar", ".zip"):
         if name.endswith(suffix):
             return name[: -len(suffix)] or "bundle"
     return name
@@ -107,9 +109,11 @@ def bundle_script(profile: TargetProfile, plan, options: dict) -> str:
     """
     lines = ["#!/bin/sh",
              f"# Build the {profile.name} engine on the device itself ({profile.description}).",
-             f"# Written by xnet-edge {__version__}. Usage: sh build.sh [OUT_DIR]   (default: ./engine)",
+             f"# Written by xnet-edge {__version__}. Usage: sh build.sh [OUT_DIR]   (default: engine/ beside "
+             "this script; a relative OUT_DIR is taken from where you run it)",
              *(f"# note: {check_script_text(n, 'a note')}" for n in plan.notes),
-             "set -eu", 'cd "$(dirname "$0")"', 'OUT="${1:-engine}"']
+             "set -eu", 'case "${1:-}" in ""|/*) OUT="${1:-engine}" ;; *) OUT="$(pwd)/$1" ;; esac',
+             'cd "$(dirname "$0")"']
     trtexec_only = isinstance(plan, TrtBuildPlan) and not plan.python_builder
     if not trtexec_only:
         xnet = _shell_words([*_xnet_edge_args(profile, plan, options), "-o", OUT_MARK], sep=" ")
@@ -156,6 +160,9 @@ def make_bundle(onnx_path: str | os.PathLike, target: str | TargetProfile, out_p
     out_path = Path(out_path)
     if out_path.is_dir():
         raise UsageError(f"bundle output {out_path} is a folder; name a .tar.gz file")
+    if not out_path.name.endswith(ARCHIVE_SUFFIXES):
+        raise UsageError(f"bundle output {out_path}: bundles are gzip-compressed tar archives; name it "
+                         f"{bundle_name(out_path)}.tar.gz (or .tgz)")
     if calibration_cache is not None and not Path(calibration_cache).is_file():
         raise UsageError(f"calibration cache not found: {calibration_cache}")
     check_max_batch(max_batch)
