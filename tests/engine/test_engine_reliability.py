@@ -110,3 +110,60 @@ def test_a_corrupt_onnx_exits_2_in_every_command(tmp_path, cli_error):
                  ["bench", bad, "--duration-s", "0", "--iterations", "1", "--quiet"]):
         code, err = cli_error(*argv)
         assert code == 2 and "not" in err and "ONNX model" in err, (argv, err)
+
+
+def test_a_relative_out_dir_is_taken_from_the_callers_folder(tiny_onnx, tmp_path):
+    import shutil
+    import subprocess
+
+    from xnet_edge.engine.bundle import extract_bundle, make_bundle
+
+    if shutil.which("sh") is None:
+        pytest.skip("needs a POSIX sh")
+    bundle = make_bundle(tiny_onnx, "jetson-orin-nx", tmp_path / "orin.tar.gz", precision="fp16").path
+    folder = extract_bundle(bundle, tmp_path / "unpacked")
+    stubs, caller = tmp_path / "stubs", tmp_path / "caller dir"
+    stubs.mkdir()
+    caller.mkdir()
+    (stubs / "xnet-edge").write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$RECORD"\n')
+    (stubs / "xnet-edge").chmod(0o755)
+    env = {"PATH": f"{stubs}:/usr/bin:/bin", "RECORD": str(tmp_path / "argv"), "HOME": str(tmp_path)}
+    for given, expected in (("out/engine", str(caller / "out/engine")), (str(tmp_path / "abs"), str(tmp_path / "abs")),
+                            (None, "engine")):  # default: engine/ beside build.sh
+        proc = subprocess.run(["sh", str(folder / "build.sh"), *([given] if given else [])], cwd=caller, env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        argv = (tmp_path / "argv").read_text().splitlines()
+        assert argv[argv.index("-o") + 1] == expected
+
+
+def test_a_bundle_name_that_is_not_tar_gz_is_refused(tiny_onnx, tmp_path, cli_error):
+    code, err = cli_error("bundle", tiny_onnx, "--target", "jetson-orin-nx", "-o", tmp_path / "model.zip")
+    assert code == 2 and "name it model.tar.gz" in err and list(tmp_path.iterdir()) == []
+
+
+def test_an_unreadable_engine_file_is_one_line(engine, tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    folder = tmp_path / "engine"
+    shutil.copytree(engine, folder)
+    os.chmod(folder / "model.opt.onnx", 0)
+    code = "import sys; from xnet_edge.cli import main; sys.exit(main(sys.argv[1:]))"
+    try:  # root reads anything; without the permission-override capabilities it meets the mode bits
+        out = subprocess.run(["setpriv", "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-c",
+                              code, "inspect", str(folder)], capture_output=True, text=True, timeout=120)
+    except FileNotFoundError:
+        pytest.skip("setpriv is not installed")
+    if "setpriv:" in out.stderr:
+        pytest.skip(f"cannot drop capabilities here: {out.stderr.strip()}")
+    assert out.returncode == 1 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert "model.opt.onnx: Permission denied" in out.stderr
+
+
+def test_calibrate_onto_a_read_only_disk_fails_first(tiny_onnx, mount_tmpfs, cli_error):
+    disk = mount_tmpfs("ro", read_only=True)
+    code, err = cli_error("calibrate", tiny_onnx, "--images", "builtin", "-o", disk / "int8", "--no-progress")
+    assert code == 1 and str(disk / "int8") in err and "Read-only file system" in err

@@ -20,6 +20,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..demo import run_demo
     from ..errors import UsageError
+    from ..io_utils import check_writable
     from ..limits import check_threads
 
     if args.duration_s < 0 or args.iterations < 1:
@@ -27,6 +28,9 @@ def run(args) -> int:
     check_threads(args.threads)
     if args.figure_copy and not str(args.figure_copy).lower().endswith(".png"):
         raise UsageError(f"--figure-copy {args.figure_copy}: give a .png file name")
+    check_writable(args.output, "--output", is_dir=True)
+    if args.figure_copy:
+        check_writable(args.figure_copy, "--figure-copy")
     run_demo(args.output, duration_s=args.duration_s, iterations=args.iterations, threads=args.threads,
              figure_copy=args.figure_copy)
     return 0
