@@ -39,10 +39,10 @@ $(PYRIGHT):
 typecheck: $(STAMP) $(PYRIGHT)
 	$(PYRIGHT) --pythonpath $(PY) -p pyrightconfig.json
 
-test: $(STAMP)
+test: $(STAMP) $(PYRIGHT)
 	$(PY) -m pytest -q
 
-test-all: $(STAMP)
+test-all: $(STAMP) $(PYRIGHT)
 	$(PY) -m pytest -q -m "slow or not slow"
 
 demo: $(STAMP)

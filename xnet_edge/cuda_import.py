@@ -27,39 +27,37 @@ CUDA_ERROR_INSUFFICIENT_DRIVER = 35
 CUDA_ERROR_NO_DEVICE = 100
 
 
-def import_cudart(required: bool = False) -> Optional[ModuleType]:
+def import_cudart() -> Optional[ModuleType]:
     """cuda-python's runtime module, whichever layout the installed release has.
-
-    Args:
-        required: raise instead of returning None when cuda-python is missing.
 
     Returns:
         ``cuda.bindings.runtime`` or ``cuda.cudart``; None when neither imports.
-
-    Raises:
-        MissingDependencyError: ``required`` and cuda-python is not installed.
     """
     for name in CUDART_MODULES:
         try:
             return importlib.import_module(name)
         except ImportError:
             continue
-    if required:
-        raise MissingDependencyError("cuda-python", "trt", "provides cuda.bindings.runtime / cuda.cudart")
     return None
 
 
-def import_pycuda_driver(required: bool = False) -> Optional[ModuleType]:
-    """``pycuda.driver``, or None when pycuda is missing (``required``: raise instead).
+def require_cudart() -> ModuleType:
+    """:func:`import_cudart`, raising when cuda-python is missing.
 
     Raises:
-        MissingDependencyError: ``required`` and pycuda is not installed.
+        MissingDependencyError: cuda-python is not installed.
     """
+    cudart = import_cudart()
+    if cudart is None:
+        raise MissingDependencyError("cuda-python", "trt", "provides cuda.bindings.runtime / cuda.cudart")
+    return cudart
+
+
+def import_pycuda_driver() -> Optional[ModuleType]:
+    """``pycuda.driver``, or None when pycuda is missing."""
     try:
         return importlib.import_module("pycuda.driver")
     except ImportError:
-        if required:
-            raise MissingDependencyError("pycuda", "trt") from None
         return None
 
 

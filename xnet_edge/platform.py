@@ -125,37 +125,68 @@ def cuda_toolkit_version() -> Optional[str]:
     return None
 
 
-def _cuda_version(version: int) -> str:
-    return f"{version // 1000}.{(version % 1000) // 10}"
-
-
 def _gpu_from_cuda_python() -> Optional[dict]:
-    try:
-        from cuda.bindings import runtime as cudart
-    except ImportError:
-        from cuda import cudart  # cuda-python < 12.6
+    from .cuda_import import cuda_versions, require_cudart
+
+    cudart = require_cudart()
     err, count = cudart.cudaGetDeviceCount()
     if int(err) != 0 or count < 1:
         return None
     err, prop = cudart.cudaGetDeviceProperties(0)
     if int(err) != 0:
         return None
-    _, version = cudart.cudaRuntimeGetVersion()
     name = prop.name.decode(errors="replace") if isinstance(prop.name, bytes) else str(prop.name)
+    # cudaRuntimeGetVersion would give the CUDA the bindings were built for, not the driver's
     return {"name": name.rstrip("\x00").strip(), "compute_capability": f"{prop.major}.{prop.minor}",
-            "cuda": _cuda_version(version)}
+            "cuda_driver": cuda_versions(cudart)["driver"]}
 
 
 def _gpu_from_pycuda() -> Optional[dict]:
-    import pycuda.driver as drv
+    from .cuda_import import import_pycuda_driver, version_string
 
+    drv = import_pycuda_driver()
+    if drv is None:
+        return None
     drv.init()
     if drv.Device.count() < 1:
         return None
     dev = drv.Device(0)
     major, minor = dev.compute_capability()
     return {"name": dev.name(), "compute_capability": f"{major}.{minor}",
-            "cuda": _cuda_version(drv.get_driver_version())}
+            "cuda_driver": version_string(drv.get_driver_version())}
+
+
+# JetPack release -> the CUDA its TensorRT is built for
+_JETPACK_CUDA = (("5.", "11.4"), ("6.0", "12.2"), ("6.1", "12.6"))
+
+
+def tensorrt_cuda() -> Optional[str]:
+    """The CUDA release the installed TensorRT is built for, or None when unknown.
+
+    pip's ``tensorrt-cuNN`` packages name the CUDA major (``"12"``); JetPack's apt
+    TensorRT has no pip metadata, so its JetPack release gives the CUDA version
+    (``"12.6"`` on 6.1/6.2). This is the CUDA that matters for a plan, unlike the
+    CUDA the Python bindings were built for.
+    """
+    for major in ("13", "12", "11"):
+        for dist in (f"tensorrt-cu{major}", f"tensorrt-cu{major}-bindings", f"tensorrt_cu{major}"):
+            try:
+                metadata.version(dist)
+                return major
+            except metadata.PackageNotFoundError:
+                continue
+    try:
+        for requirement in metadata.requires("tensorrt") or ():
+            m = re.match(r"tensorrt[-_]cu(\d+)", requirement)
+            if m:
+                return m.group(1)
+    except metadata.PackageNotFoundError:
+        pass
+    jetpack = jetpack_release()
+    for prefix, cuda in _JETPACK_CUDA:
+        if jetpack and jetpack.startswith(prefix):
+            return cuda
+    return None
 
 
 def _gpu_from_nvidia_smi() -> Optional[dict]:
@@ -192,8 +223,8 @@ def gpu_device() -> dict:
     """The first GPU as the first probe that answers sees it (cuda-python, pycuda, nvidia-smi, Jetson).
 
     Returns:
-        ``{"name", "compute_capability"}`` plus ``"cuda"`` (the CUDA runtime or
-        driver version) when a CUDA binding answered; ``{}`` when no GPU is visible.
+        ``{"name", "compute_capability"}`` plus ``"cuda_driver"`` (the newest CUDA the
+        driver supports) when a CUDA binding answered; ``{}`` when no GPU is visible.
     """
     for probe in _GPU_PROBES:
         try:
@@ -239,7 +270,8 @@ def gpu_info() -> Optional[dict]:
     if gpu is None:
         return None
     gpu["compute_capability"] = device.get("compute_capability")
-    gpu["cuda"] = device.get("cuda") or cuda_toolkit_version()
+    gpu["cuda"] = cuda_toolkit_version()
+    gpu["cuda_driver"] = device.get("cuda_driver")
     return gpu
 
 
@@ -376,13 +408,17 @@ def machine_info(probe_gpu: bool = True) -> dict:
         probe_gpu: False skips the GPU query (name and compute capability stay None).
 
     Returns:
-        ``{"tensorrt", "cuda", "onnxruntime", "gpu_name", "compute_capability",
-        "jetpack", "platform", "python"}``.
+        ``{"tensorrt", "tensorrt_cuda", "cuda", "cuda_driver", "onnxruntime", "gpu_name",
+        "compute_capability", "jetpack", "platform", "python"}``: ``tensorrt_cuda`` is the CUDA
+        TensorRT is built for (:func:`tensorrt_cuda`), ``cuda`` the toolkit under /usr/local/cuda,
+        ``cuda_driver`` the newest CUDA the driver supports (``cudaDriverGetVersion``).
     """
     gpu = gpu_device() if probe_gpu else {}
     return {
         "tensorrt": package_version("tensorrt", import_module="tensorrt"),
-        "cuda": gpu.get("cuda") or cuda_toolkit_version(),
+        "tensorrt_cuda": tensorrt_cuda(),
+        "cuda": cuda_toolkit_version(),
+        "cuda_driver": gpu.get("cuda_driver"),
         "onnxruntime": package_version("onnxruntime"),
         "gpu_name": gpu.get("name"),
         "compute_capability": gpu.get("compute_capability"),

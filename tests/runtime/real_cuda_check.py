@@ -40,10 +40,10 @@ def project_cudart_names(real) -> set[str]:
 
 def main() -> int:
     warnings.simplefilter("ignore")
-    from xnet_edge.cuda_import import cuda_versions, import_cudart
+    from xnet_edge.cuda_import import cuda_versions, require_cudart
     from xnet_edge.runtime.cuda_mem import CudaDriverError, open_cuda_memory
 
-    real = import_cudart(required=True)
+    real = require_cudart()
     report = {"module": real.__name__, "bindings_cuda": cuda_versions(real)["bindings_cuda"]}
     # 1. the real binding on this GPU-less machine: a one-line driver error, never a TypeError
     try:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from xnet_edge.cuda_import import describe_driver_mismatch, import_cudart
+from xnet_edge.cuda_import import describe_driver_mismatch, import_cudart, require_cudart
 from xnet_edge.runtime.cuda_mem import CudaDriverError, CudaPythonMemory, PyCudaMemory, open_cuda_memory
 
 HERE = Path(__file__).parent
@@ -61,7 +61,7 @@ def test_every_cudart_call_passes_the_real_argument_parser(folder, module, cuda)
 
 
 def test_real_binding_without_a_driver_is_one_line_and_auto_has_no_fallback():
-    rt = import_cudart(required=True)
+    rt = require_cudart()
     with pytest.raises(CudaDriverError, match="no CUDA driver found") as exc:
         CudaPythonMemory(rt)
     assert "\n" not in str(exc.value)

@@ -13,7 +13,7 @@ import sys
 from datetime import datetime, timezone
 from typing import Optional
 
-from ..platform import cpu_info, cuda_toolkit_version, gpu_info, jetson_info, package_versions
+from ..platform import cpu_info, cuda_toolkit_version, gpu_info, jetson_info, package_versions, tensorrt_cuda
 
 
 def thread_settings(requested: Optional[int]) -> dict:
@@ -49,6 +49,7 @@ def capture_environment(threads: Optional[int] = None) -> dict:
     """
     versions = package_versions()
     versions["cuda_toolkit"] = cuda_toolkit_version()
+    versions["tensorrt_cuda"] = tensorrt_cuda()
     return {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "platform": platform.platform(),

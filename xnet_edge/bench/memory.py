@@ -98,18 +98,20 @@ def cuda_used_mb() -> Optional[float]:
 
 
 def _used_from_cuda_python() -> Optional[float]:
-    from ..cuda_import import import_cudart
+    from ..cuda_import import require_cudart
 
-    cudart = import_cudart(required=True)
-    err, free, total = cudart.cudaMemGetInfo()
+    err, free, total = require_cudart().cudaMemGetInfo()
     if int(err) != 0:
         return None
     return (int(total) - int(free)) / (1024 * 1024)
 
 
 def _used_from_pycuda() -> Optional[float]:
-    import pycuda.driver as drv
+    from ..cuda_import import import_pycuda_driver
 
+    drv = import_pycuda_driver()
+    if drv is None:
+        return None
     free, total = drv.mem_get_info()
     return (int(total) - int(free)) / (1024 * 1024)
 

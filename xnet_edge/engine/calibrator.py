@@ -39,7 +39,8 @@ def calibration_cache_version(path: str | os.PathLike) -> str:
     Raises:
         UsageError: the file is missing or is not a TensorRT calibration cache.
     """
-    from ..calibration.trt_cache import read_trt_cache
+    # installed as xnet_edge.calibration (setup.py's package_dir), which a type checker cannot follow
+    from ..calibration.trt_cache import read_trt_cache  # pyright: ignore[reportMissingImports]
 
     header, _ = read_trt_cache(path)
     code = int(header.split("-")[1])
@@ -102,7 +103,7 @@ def image_batches(images: Iterable[np.ndarray], network_hw: Sequence[int], mean,
         raise UsageError(f"calibration batch size must be >= 1, got {batch_size}")
     pending: list[np.ndarray] = []
     for image in images:
-        tensor, _ = preprocess(image, tuple(network_hw), mean, std)
+        tensor, _ = preprocess(image, (int(network_hw[0]), int(network_hw[1])), mean, std)
         pending.append(tensor[0])
         if len(pending) == batch_size:
             yield np.ascontiguousarray(np.stack(pending), dtype=np.float32)

@@ -16,7 +16,7 @@
      "inputs": [{"name", "shape", "dtype"}], "outputs": [...],
      "preprocessing": {...}, "model": {...},
      "sources": {"onnx": {"file", "sha256"}, "calibration_cache": {"file", "sha256"} | null},
-     "build_machine": {"tensorrt", "cuda", "onnxruntime", "gpu_name", "compute_capability",
+     "build_machine": {"tensorrt", "tensorrt_cuda", "cuda", "cuda_driver", "onnxruntime", "gpu_name", "compute_capability",
                        "jetpack", "platform", "python"},
      "runtime": {"onnxruntime": {...}} | {"tensorrt": {...}},
      "content_sha256": sha256 of the canonical JSON of every other field}
@@ -55,8 +55,8 @@ MANIFEST_NAME = "manifest.json"
 
 ARTIFACT_KINDS = {"tensorrt-plan": "model.plan", "onnx": "model.opt.onnx"}
 PRECISIONS = ("fp32", "fp16", "int8", "best")
-BUILD_MACHINE_KEYS = ("tensorrt", "cuda", "onnxruntime", "gpu_name", "compute_capability", "jetpack",
-                      "platform", "python")
+BUILD_MACHINE_KEYS = ("tensorrt", "tensorrt_cuda", "cuda", "cuda_driver", "onnxruntime", "gpu_name",
+                      "compute_capability", "jetpack", "platform", "python")
 _REQUIRED_KEYS = ("format", "format_version", "created", "artifact", "target", "precision", "inputs",
                   "outputs", "preprocessing", "model", "sources", "build_machine", "runtime")
 

@@ -12,12 +12,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from .._deps import require
 from ..errors import XnetEdgeError
 from ..targets import trt_generation
 from .plan import TrtBuildPlan
+
+if TYPE_CHECKING:  # NVIDIA's tensorrt-stubs give a type checker the real API (make typecheck)
+    import tensorrt as trt_types
 
 
 class EngineBuildError(XnetEdgeError):
@@ -51,7 +54,7 @@ def import_tensorrt(min_generation: int = 10):
     return trt
 
 
-def parser_errors(parser: Any) -> list[str]:
+def parser_errors(parser: trt_types.OnnxParser) -> list[str]:
     """Human-readable ONNX parser errors, each naming the failing node."""
     lines = []
     for i in range(parser.num_errors):
@@ -88,8 +91,8 @@ def build_tensorrt_engine(plan: TrtBuildPlan, onnx_path: str | os.PathLike, *,
         EngineBuildError: parse errors (one line per failing node) or a failed build.
     """
     trt = import_tensorrt()
-    logger = trt.Logger(trt.Logger.INFO if verbose else trt.Logger.WARNING)
-    builder = trt.Builder(logger)
+    logger: trt_types.Logger = trt.Logger(trt.Logger.INFO if verbose else trt.Logger.WARNING)
+    builder: trt_types.Builder = trt.Builder(logger)
     network = builder.create_network(_network_flags(trt, plan))
     _parse_onnx(trt, network, logger, Path(onnx_path))
     config = builder.create_builder_config()
@@ -113,14 +116,15 @@ def _network_flags(trt, plan: TrtBuildPlan) -> int:
     return 0
 
 
-def _parse_onnx(trt, network, logger, onnx_path: Path) -> None:
-    parser = trt.OnnxParser(network, logger)
+def _parse_onnx(trt, network: trt_types.INetworkDefinition, logger: trt_types.Logger, onnx_path: Path) -> None:
+    parser: trt_types.OnnxParser = trt.OnnxParser(network, logger)
     if not parser.parse(onnx_path.read_bytes(), str(onnx_path)):
         errors = parser_errors(parser) or ["unknown parser error"]
         raise EngineBuildError(f"TensorRT could not parse {onnx_path.name}: " + "; ".join(errors))
 
 
-def _configure(trt, builder, config, plan: TrtBuildPlan, calibrator) -> None:
+def _configure(trt, builder: trt_types.Builder, config: trt_types.IBuilderConfig, plan: TrtBuildPlan,
+               calibrator: Optional[trt_types.IInt8Calibrator]) -> None:
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(plan.workspace_mb) << 20)
     for flag in plan.flags:
         config.set_flag(getattr(trt.BuilderFlag, flag))
@@ -130,7 +134,9 @@ def _configure(trt, builder, config, plan: TrtBuildPlan, calibrator) -> None:
     profile = None
     if plan.profile is not None:
         profile = builder.create_optimization_profile()
-        profile.set_shape(plan.profile.input_name, plan.profile.min, plan.profile.opt, plan.profile.max)
+        # tuples convert to Dims implicitly (the stubs' Dims docstring says so; their signature does not)
+        profile.set_shape(plan.profile.input_name, plan.profile.min, plan.profile.opt,  # pyright: ignore[reportArgumentType]
+                          plan.profile.max)  # pyright: ignore[reportArgumentType]
         if config.add_optimization_profile(profile) < 0:
             raise EngineBuildError(f"TensorRT refused the optimization profile {plan.profile.to_dict()}")
     if plan.dla_core is not None:
@@ -144,10 +150,11 @@ def _configure(trt, builder, config, plan: TrtBuildPlan, calibrator) -> None:
             config.set_calibration_profile(profile)
 
 
-def _inspect_plan(trt, logger, plan_bytes: bytes) -> tuple[Optional[str], dict]:
+def _inspect_plan(trt, logger: trt_types.Logger, plan_bytes: bytes) -> tuple[Optional[str], dict]:
     """(engine inspector JSON, {output name: shape}) of the freshly built plan."""
     # Deserializing needs the GPU that built the plan, which is this one.
-    engine = trt.Runtime(logger).deserialize_cuda_engine(plan_bytes)
+    runtime: trt_types.Runtime = trt.Runtime(logger)
+    engine = runtime.deserialize_cuda_engine(plan_bytes)
     if engine is None:
         raise EngineBuildError("TensorRT built a plan it cannot load back (see TensorRT's log above)")
     outputs = {}

@@ -16,7 +16,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from .backend import Backend
 from .cuda_mem import CudaMemory, open_cuda_memory
 from .spec import TensorSpec, nbytes, normalize_shape, primary_output
 from .timing import HookList
+
+if TYPE_CHECKING:  # NVIDIA's tensorrt-stubs give a type checker the real API (make typecheck)
+    import tensorrt as trt_types
 
 Shape = tuple[int, ...]
 
@@ -52,7 +55,12 @@ class EngineTensor:
         return TensorSpec(self.name, self.shape, self.dtype, self.is_input)
 
 
-def read_engine_tensors(engine, trt) -> list[EngineTensor]:
+def dims_shape(dims: trt_types.Dims | Sequence[int]) -> Shape:
+    """A TensorRT ``Dims`` (tuple-like: ``len`` and indexing) as a shape with -1 for dynamic dimensions."""
+    return normalize_shape([dims[i] for i in range(len(dims))])
+
+
+def read_engine_tensors(engine: trt_types.ICudaEngine, trt) -> list[EngineTensor]:
     """List an engine's I/O tensors through the tensor-name API, in binding order.
 
     Raises:
@@ -65,12 +73,12 @@ def read_engine_tensors(engine, trt) -> list[EngineTensor]:
     for index in range(engine.num_io_tensors):
         name = engine.get_tensor_name(index)
         is_input = engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT
-        shape = normalize_shape(engine.get_tensor_shape(name))
+        shape = dims_shape(engine.get_tensor_shape(name))
         dtype = np.dtype(trt.nptype(engine.get_tensor_dtype(name)))
         profile = None
         if is_input and -1 in shape:
             lo, opt, hi = engine.get_tensor_profile_shape(name, 0)
-            profile = (normalize_shape(lo), normalize_shape(opt), normalize_shape(hi))
+            profile = (dims_shape(lo), dims_shape(opt), dims_shape(hi))
         tensors.append(EngineTensor(name, is_input, shape, dtype, profile))
     return tensors
 
@@ -179,14 +187,14 @@ class TensorRTBackend(Backend):
                           RuntimeWarning, stacklevel=2)
             self._use_graph = False
         self._graph = None
-        self._events = None
+        self._events: Optional[list] = None
 
-    def _load(self, trt, dla_core):
+    def _load(self, trt, dla_core) -> tuple[trt_types.ICudaEngine, trt_types.IExecutionContext]:
         data = self.path.read_bytes()
         logger = trt.Logger(trt.Logger.WARNING)
         if hasattr(trt, "init_libnvinfer_plugins"):
             trt.init_libnvinfer_plugins(logger, "")
-        runtime = trt.Runtime(logger)
+        runtime: trt_types.Runtime = trt.Runtime(logger)
         if dla_core is not None:
             runtime.DLA_core = int(dla_core)
         engine = runtime.deserialize_cuda_engine(data)
@@ -217,7 +225,7 @@ class TensorRTBackend(Backend):
             self._context.set_tensor_address(name, ptr)
         self._stream = self._memory.create_stream()
         self._bound: Optional[Shape] = None
-        self._out_shape: Optional[Shape] = None
+        self._out_shape: Shape = ()
 
     def _max_shapes(self) -> dict[str, Shape]:
         shapes = {}
@@ -227,7 +235,7 @@ class TensorRTBackend(Backend):
                 self._context.set_input_shape(t.name, shapes[t.name])
         for t in self.tensors:
             if not t.is_input:
-                shapes[t.name] = normalize_shape(self._context.get_tensor_shape(t.name))
+                shapes[t.name] = dims_shape(self._context.get_tensor_shape(t.name))
         return shapes
 
     # ------------------------------------------------------------------ Backend API
@@ -252,7 +260,7 @@ class TensorRTBackend(Backend):
         host_out = self._host[self._output_name][: nbytes(self._out_shape, out_dtype)]
         host_out = host_out.view(out_dtype).reshape(self._out_shape)
         timed = bool(hooks)
-        events = self._timing_events() if timed else None
+        events = self._timing_events() if timed else []
         mem, stream = self._memory, self._stream
         if timed:
             mem.record(events[0], stream)
@@ -275,7 +283,7 @@ class TensorRTBackend(Backend):
             hooks.emit("d2h", mem.elapsed_ms(events[2], events[3]) / 1e3)
         return host_out.astype(np.float32, copy=True)
 
-    def _timing_events(self):
+    def _timing_events(self) -> list:
         if self._events is None:
             self._events = [self._memory.create_event() for _ in range(4)]
         return self._events
@@ -285,7 +293,7 @@ class TensorRTBackend(Backend):
         self._drop_graph()
         if not self._context.set_input_shape(self._input.name, shape):
             raise XnetEdgeError(f"TensorRT rejected input shape {shape}")
-        self._out_shape = normalize_shape(self._context.get_tensor_shape(self._output_name))
+        self._out_shape = dims_shape(self._context.get_tensor_shape(self._output_name))
         self._bound = shape
         if self._use_graph:
             self._capture_graph()
@@ -349,7 +357,5 @@ class TensorRTBackend(Backend):
         self._closed = True
         self._drop_graph()
         # Context and engine go before the memory they point into.
-        self._context = None
-        self._engine = None
-        self._runtime = None
+        del self._context, self._engine, self._runtime
         self._memory.close()

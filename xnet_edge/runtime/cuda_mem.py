@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..cuda_import import (CUDA_ERROR_INSUFFICIENT_DRIVER, describe_driver_mismatch, import_cudart,
-                           import_pycuda_driver)
+                           import_pycuda_driver, require_cudart)
 from ..errors import MissingDependencyError, UsageError, XnetEdgeError
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def pinned_view(ptr: int, nbytes: int) -> np.ndarray:
     """A flat uint8 numpy array over ``nbytes`` of host memory at address ``ptr``."""
     if nbytes == 0:
         return np.zeros(0, dtype=np.uint8)
-    return np.frombuffer((ctypes.c_uint8 * nbytes).from_address(ptr), dtype=np.uint8)
+    return np.ctypeslib.as_array((ctypes.c_uint8 * nbytes).from_address(ptr))
 
 
 class CudaPythonMemory(CudaMemory):
@@ -144,7 +144,7 @@ class CudaPythonMemory(CudaMemory):
         self._call("cudaSetDevice", device)
         self._call("cudaFree", 0)  # creates the primary context now; TensorRT shares it
 
-    def _call(self, fn: str, *args):
+    def _call(self, fn: str, *args) -> Any:
         try:
             result = getattr(self._rt, fn)(*args)
         except RuntimeError as exc:  # bindings before 12.9 raise when libcuda.so cannot be loaded
@@ -317,7 +317,7 @@ def open_cuda_memory(api: str = "auto", device: int = 0) -> CudaMemory:
         raise UsageError(f"unknown CUDA binding {api!r}; choose one of {', '.join(CUDA_APIS)}")
     driver_error = None
     if api in ("auto", "cuda-python"):
-        cudart = import_cudart(required=api == "cuda-python")
+        cudart = require_cudart() if api == "cuda-python" else import_cudart()
         if cudart is not None:
             try:
                 return CudaPythonMemory(cudart, device)
