@@ -129,6 +129,20 @@ def test_cuda_graph_is_captured_and_replayed(gpu, fakes, plan):
     backend.close()
 
 
+@pytest.mark.parametrize("runtime_version", [11080, 12060])
+def test_cuda_graph_instantiate_takes_the_form_of_the_bindings_cuda(fakes, monkeypatch, plan, runtime_version):
+    device = fakes.FakeGPU()
+    modules = {}
+    fakes.install(modules, device, runtime_version=runtime_version)  # CUDA 11: (graph, logBuffer, size)
+    for name, module in modules.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    backend = TensorRTBackend(plan, cuda_graph=True)
+    x = _batch(2)
+    np.testing.assert_allclose(backend.run(x, HookList()), fakes.reference_network(x), rtol=1e-6)
+    assert backend.uses_cuda_graph and device.graph_launches == 1
+    backend.close()
+
+
 def test_failed_capture_falls_back(fakes, monkeypatch, plan):
     device = fakes.FakeGPU()
     modules = {}

@@ -4,15 +4,14 @@ The build plan (:mod:`.plan`), the trtexec script (:mod:`.trtexec`) and the test
 read these rows instead of comparing version numbers in code. ``source`` says how
 each row is known: nothing here has run on a GPU or a real TensorRT.
 
-======== ========== ======= ============== ========= ============ ================= ==============
-release  devices    builder strongly typed opt level implicit INT8 calibration prof. trtexec build
-======== ========== ======= ============== ========= ============ ================= ==============
-8.5      JetPack 5  trtexec no             no        yes          yes               --buildOnly
-8.6      JetPack 6.0 trtexec no            yes       yes          yes               --skipInference
-10.3     JetPack 6.1+ Python flag          yes       yes          yes               --skipInference
-10       desktop    Python  flag           yes       yes          yes               --skipInference
-11       desktop    Python  always         yes       no           no                --skipInference
-======== ========== ======= ============== ========= ============ ================= ==============
+* 8.5 (JetPack 5): trtexec builds (``--buildOnly``); no strongly typed networks, no
+  builder optimization level; implicit INT8 with a calibration cache.
+* 8.6 (JetPack 6.0): as 8.5, plus the optimization level; trtexec ``--skipInference``.
+* 10.3 (JetPack 6.1/6.2) and other 10.x: xnet-edge's Python builder; ``STRONGLY_TYPED``
+  network flag; FP16/INT8 builder flags; ``IInt8EntropyCalibrator2`` and
+  ``set_calibration_profile``.
+* 11.x: every network strongly typed; no FP16/INT8 flags, no implicit INT8, no
+  ``set_calibration_profile``.
 
 Strongly typed networks on DLA are not established for 10.x (TensorRT 11.4.1
 announces them as new), so a 10.x DLA plan never relies on them.
