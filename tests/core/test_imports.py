@@ -58,3 +58,16 @@ def test_missing_dependency_names_the_extra():
             "try:\n    require('tensorrt')\nexcept MissingDependencyError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "pip install 'xnet-edge[trt]'" in out.stdout
+
+
+def test_pytorch_side_names_the_torch_extra():
+    code = ("import sys\nfor m in ('torch', 'timm'): sys.modules[m] = None\n"
+            "from xnet_edge._deps import require, require_extra\n"
+            "from xnet_edge.errors import MissingDependencyError\n"
+            "for call in (lambda: require('torch'), lambda: require('timm'),\n"
+            "             lambda: require_extra('torch', 'xnet-edge export')):\n"
+            "    try:\n        call()\n    except MissingDependencyError as e:\n        print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 3 and all("pip install 'xnet-edge[torch]'" in line for line in lines), out
+    assert lines[2].startswith("'torch' is required for xnet-edge export")

@@ -83,8 +83,12 @@ def test_build_and_inspect_commands(tiny_onnx, tmp_path, capsys):
     engine = out / "model.opt.onnx"
     engine.write_bytes(engine.read_bytes()[:-1] + b"\x00")
     assert main(["inspect", str(out)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
     assert len(err) == 1 and "model.opt.onnx (artifact) sha256" in err[0]
+    # a tampered engine is never reported as runnable
+    assert "can run it" not in captured.out.replace("cannot run it", "")
+    assert "this machine: cannot run it: model.opt.onnx does not match its sha256" in captured.out
     assert main(["inspect", str(tmp_path / "missing")]) == 2
 
 

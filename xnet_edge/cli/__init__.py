@@ -6,8 +6,9 @@ no shared file. Command modules keep heavy imports inside their handlers, so
 ``xnet-edge --help`` stays fast.
 
 Errors: an :class:`~xnet_edge.errors.XnetEdgeError` prints one line and exits
-with its ``exit_code`` (2 for usage errors, 1 for runtime failures); so do file
-system errors (the path and the cause, exit 1) and running out of memory (exit 1).
+with its ``exit_code`` (2 for usage errors, 1 for runtime failures); so do argument
+errors (one line, exit 2), file system errors (the path and the cause, exit 1), running out
+of memory (exit 1) and a missing optional package (exit 1, naming the extra to install).
 """
 
 from __future__ import annotations
@@ -24,9 +25,20 @@ from ..errors import XnetEdgeError
 PROG = "xnet-edge"
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line (not the whole usage block), exit code 2.
+
+    Sub-command parsers inherit the class, so ``xnet-edge infer --format bogus`` prints
+    ``xnet-edge infer: error: ... (see: xnet-edge infer --help)``.
+    """
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every discovered sub-command."""
-    parser = argparse.ArgumentParser(prog=PROG, description="×Net depth models from PyTorch to robots.")
+    parser = OneLineParser(prog=PROG, description="×Net depth models from PyTorch to robots.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):

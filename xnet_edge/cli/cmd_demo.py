@@ -18,6 +18,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from .common import require_torch
+
+    require_torch("demo")
     from ..demo import run_demo
     from ..errors import UsageError
     from ..io_utils import check_writable

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from .common import nonnegative_float, size_arg
+from .common import nonnegative_float, require_torch, size_arg
 
 
 def register(sub) -> None:
@@ -46,7 +46,6 @@ def load_model(args):
 
 
 def run(args) -> int:
-    from .._deps import require
     from ..errors import UsageError
     from ..io_utils import check_writable
 
@@ -54,7 +53,7 @@ def run(args) -> int:
         raise UsageError(f"--output must be a .onnx file, got {args.output}")
     if args.batch < 1:
         raise UsageError(f"--batch must be >= 1, got {args.batch}")
-    require("torch")
+    require_torch("export")
     from ..export import check_opset, export_onnx
 
     check_opset(args.opset)

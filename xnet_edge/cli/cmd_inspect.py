@@ -37,6 +37,19 @@ def _summary_rows(m: dict) -> list[dict]:
     return [{"field": k, "value": v} for k, v in rows]
 
 
+def _verdict(manifest: dict, checks: list) -> str:
+    """Whether this machine can run the engine; never "can run it" when a file fails its hash."""
+    from ..engine import manifest as mf
+
+    bad = [c for c in checks if c.status != "ok"]
+    if bad:
+        return ("cannot run it: " + ", ".join(f"{c.file} " + ("is missing" if c.status == "missing" else
+                                                            "does not match its sha256") for c in bad)
+                + " (the folder is not what was built; rebuild it or copy it again)")
+    issues = mf.check_compatibility(manifest)
+    return "can run it" if not issues else "; ".join(f"{i.severity}: {i.message}" for i in issues)
+
+
 def run_inspect(args) -> int:
     from ..engine import manifest as mf
     from ..engine.build import inspect_engine
@@ -49,9 +62,7 @@ def run_inspect(args) -> int:
         print()
         print_table([{"file": c.file, "role": c.role, "sha256": c.expected[:16], "status": c.status}
                      for c in checks], ["file", "role", "sha256", "status"])
-        issues = mf.check_compatibility(manifest)
-        print("\nthis machine: " + ("can run it" if not issues else
-                                    "; ".join(f"{i.severity}: {i.message}" for i in issues)))
+        print("\nthis machine: " + _verdict(manifest, checks))
     mf.verify_hashes(args.engine_dir, manifest)  # raises HashMismatchError (exit 2) on a bad file
     if args.json:
         print("hashes ok", file=sys.stderr)

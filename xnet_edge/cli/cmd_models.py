@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 
-from .common import print_table, size_arg
+from .common import print_table, require_torch, size_arg
 
 
 def register(sub) -> None:
     p = sub.add_parser("models", help="list model variants with their size, FLOPs and CPU latency",
                        description="List ×Net variants; cost figures are measured on this machine.")
     p.add_argument("names", nargs="*", help="variants to show (default: all but test_*)")
-    p.add_argument("--input-size", type=size_arg, default=(256, 320), metavar="HxW",
-                   help="input size for FLOPs and latency (default 256x320)")
+    p.add_argument("--input-size", type=size_arg, metavar="HxW",
+                   help="input size for FLOPs and latency (default: each variant's own, e.g. 256x832 for "
+                        "xnet_lite0_outdoor)")
     p.add_argument("--repeats", type=int, default=5, help="timed runs per model (median reported)")
     p.add_argument("--include-test", action="store_true", help="include the tiny test_* variants")
     p.add_argument("--names-only", action="store_true", help="only list names (no measurement)")
@@ -21,6 +22,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    require_torch("models")
     from tqdm import tqdm
 
     from ..errors import UsageError

@@ -6,7 +6,7 @@ import argparse
 import shlex
 
 from ..errors import UsageError
-from .common import size_arg
+from .common import require_torch, size_arg
 
 #: the train parser's options, in declaration order (filled by register)
 _PARSER_ACTIONS: list = []
@@ -122,6 +122,7 @@ def _settings_from_args(args: argparse.Namespace):
 
 
 def run_train(args: argparse.Namespace) -> int:
+    require_torch("train")
     from ..train import train
 
     settings = _settings_from_args(args)

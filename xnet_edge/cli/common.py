@@ -88,6 +88,20 @@ def positive_float(text: str) -> float:
     return value
 
 
+def require_torch(command: str) -> None:
+    """Fail early, with one line naming the ``torch`` extra, when PyTorch is not installed.
+
+    Args:
+        command: the sub-command, for the message (``"export"``).
+
+    Raises:
+        MissingDependencyError: torch, timm, safetensors or onnxscript is missing.
+    """
+    from .._deps import TORCH_EXTRA, require_extra
+
+    require_extra(TORCH_EXTRA, f"xnet-edge {command}")
+
+
 def print_table(rows: list[dict], columns: list[str], file=None) -> None:
     """Print ``rows`` as an aligned plain-text table with the given column order."""
     import sys

