@@ -132,6 +132,35 @@ def default_tolerance(config) -> float:
     return 1e-4 * float(config.max_depth) if config.task == "depth" else 1e-3
 
 
+def parity_failure_message(report: ParityReport, config) -> str:
+    """One line for a failed parity check: what the error means and how to proceed.
+
+    Args:
+        report: the failed check.
+        config: the model config (task and max_depth give the units and the default limit).
+
+    Returns:
+        The message, naming ``--tolerance`` / ``tolerance=`` and ``--no-parity`` / ``parity=False``.
+    """
+    if config.task == "depth":
+        amount = f"{report.max_abs * 1e3:.3g} mm (mean {report.mean_abs * 1e3:.2g} mm)"
+        limit = f"{report.tolerance * 1e3:.3g} mm"
+        default = f"1e-4 x max_depth = {default_tolerance(config) * 1e3:.3g} mm"
+        unit = " (metres)"
+    else:
+        unit = ""
+        amount = f"{report.max_abs:.3g} in the logits (mean {report.mean_abs:.2g})"
+        limit, default = f"{report.tolerance:.3g}", f"{default_tolerance(config):.3g}"
+    suggest = float(f"{max(report.max_abs * 2, 1e-12):.1g}")
+    return (f"ONNX Runtime's output differs from PyTorch's by up to {amount} on {len(report.images)} real photos, "
+            f"above the limit of {limit} (default {default}); the export was not written. It means the ONNX graph "
+            f"does not compute exactly what the checkpoint does (usually float32 rounding in rewritten or fused "
+            f"ops, larger with trained weights; a wrong op gives errors near the whole output range), and every "
+            f"engine built from it inherits the difference. If that error is acceptable, raise the limit "
+            f"(--tolerance {suggest:g}{unit}; Python: tolerance={suggest:g}) or skip the check (--no-parity; "
+            f"Python: parity=False)")
+
+
 def preprocessing_metadata(config, input_size: Sequence[int], multiple: int = 32) -> dict:
     """The ``xnet_edge.preprocessing`` block for a model exported at ``input_size``."""
     return Preprocessing((int(input_size[0]), int(input_size[1])), tuple(config.mean), tuple(config.std),
@@ -403,8 +432,7 @@ def export_onnx(model, output: Union[str, os.PathLike], *, input_size: Optional[
                 with exportable(True):
                     result.parity = check_parity(reference, tmp, size, batch=batch, tolerance=tol)
                 if not result.parity.passed:
-                    raise XnetEdgeError(f"ONNX Runtime output differs from PyTorch by up to "
-                                        f"{result.parity.max_abs:.3g} (tolerance {tol:.3g}); the export was not written")
+                    raise XnetEdgeError(parity_failure_message(result.parity, config))
     except (MemoryError, RuntimeError) as exc:
         if not _is_out_of_memory(exc):
             raise

@@ -111,3 +111,38 @@ def test_round_order_and_settings_validation():
             BenchSettings(**bad).validate()
     with pytest.raises(UsageError):
         measure([], BenchSettings())
+
+
+class SwitchSensitiveSubject(FakeSubject):
+    """A call takes twice as long when another subject made the previous call (cold caches)."""
+
+    def step(self):
+        cold = bool(self.log) and self.log[-1][0] in ("step", "settle") and self.log[-1][1] != self.label
+        self.log.append(("step", self.label))
+        self.clock.now += self.latency_s * (2 if cold else 1)
+
+
+def test_switch_calls_are_discarded_not_measured():
+    settings = BenchSettings(warmup_ms=0, duration_s=0.0, iterations=12, rounds=4)
+    clock, log = FakeClock(), []
+    subjects = [SwitchSensitiveSubject(label, 0.01, clock, log) for label in "AB"]
+    records = measure(subjects, settings, clock=clock)
+    for record in records:
+        assert record.count == 12
+        assert record.samples_s == pytest.approx([0.01] * 12)   # no slow switch call among the samples
+    # one per block that follows the other subject's: order (warm-up A B) A B | B A | A B | B A
+    assert [r.discarded_calls for r in records] == [3, 2]
+    # blocks: each subject runs its calls back to back, the switch call first
+    steps = [label for kind, label in log if kind == "step"]
+    assert steps[2:10] == ["A"] * 4 + ["B"] * 4  # after one warm-up call each: A's block, then B's
+
+
+def test_a_single_subject_has_no_switch_calls():
+    settings = BenchSettings(warmup_ms=0, duration_s=0.0, iterations=6, rounds=3)
+    (rec,), _ = run(settings, [0.01])
+    assert rec.count == 6 and rec.discarded_calls == 0
+
+
+def test_switch_calls_setting_validated():
+    with pytest.raises(UsageError, match="--switch-calls"):
+        BenchSettings(switch_calls=-1).validate()

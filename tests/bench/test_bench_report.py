@@ -13,8 +13,8 @@ from xnet_edge.bench.subjects import rotation
 from xnet_edge.errors import XnetEdgeError
 
 QUICK = BenchSettings(warmup_ms=5, duration_s=0.05, iterations=4, rounds=2)
-SETTINGS_KEYS = {"mode", "batch", "warmup_ms", "duration_s", "iterations", "rounds", "threads", "cuda_graph",
-                 "spin_wait", "cuda_sync", "input_size", "frame_size", "inputs"}
+SETTINGS_KEYS = {"mode", "batch", "warmup_ms", "duration_s", "iterations", "rounds", "switch_calls", "threads",
+                 "cuda_graph", "spin_wait", "cuda_sync", "input_size", "frame_size", "inputs"}
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +44,9 @@ def test_layout_is_the_documented_one(model_only):
         assert r["backend"] == "onnxruntime" and r["settings"]["threads"] == 1
         assert r["memory"]["peak_rss_mb"] > 0
         assert len(r["samples"]["latency_ms"]) == r["iterations"] == len(r["samples"]["t_s"])
+        # blocks after a switch start with one discarded call, which leaves no stage time either
+        assert report["settings"]["switch_calls"] == 1 and r["discarded_calls"] >= 1
+        assert r["stages_ms"]["compute"]["count"] == r["iterations"]
         stats = r["latency_ms"]
         assert stats["min"] <= stats["median"] <= stats["p90"] <= stats["p99"] <= stats["max"]
         assert stats["mean"] == pytest.approx(np.mean(r["samples"]["latency_ms"]), rel=1e-4)

@@ -101,9 +101,15 @@ def test_failed_parity_writes_nothing(exported, tmp_path, monkeypatch):
     head.CopyFrom(onnx.numpy_helper.from_array(onnx.numpy_helper.to_array(head) + 1.0, head.name))
     monkeypatch.setattr(export_mod, "_torch_export", lambda *a, **k: proto)
     out = tmp_path / "bad.onnx"
-    with pytest.raises(XnetEdgeError, match="differs from PyTorch"):
+    with pytest.raises(XnetEdgeError, match="differs from PyTorch") as caught:
         export_onnx(model, out)
     assert not out.exists() and list(tmp_path.iterdir()) == []
+    message = str(caught.value)
+    # one line that says what the error means and which options let the user proceed
+    limit = f"limit of {model.config.max_depth * 0.1:.3g} mm (default 1e-4 x max_depth"
+    assert "\n" not in message and limit in message
+    assert "--tolerance " in message and "tolerance=" in message
+    assert "--no-parity" in message and "parity=False" in message and "not written" in message
 
 
 def test_check_parity_detects_a_wrong_model(exported, tmp_path):

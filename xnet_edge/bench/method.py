@@ -6,7 +6,11 @@
    ``ceil(iterations / rounds)`` calls and at least ``duration_s / rounds`` seconds —
    before the next subject gets its turn. The order rotates every round (A B C,
    B C A, C A B, ...), so slow drift of the machine (thermal throttling, a
-   background job) hits every subject alike.
+   background job) hits every subject alike. A slice is a block of calls, not one
+   call: the first call after switching artifacts runs with caches (CPU caches, the
+   allocator's, the GPU's) holding the other artifact's data and takes up to twice as
+   long, so each slice that follows another subject's starts with ``switch_calls``
+   untimed calls (default 1) that are discarded.
 3. **Stopping rule**: rounds continue until *every* subject has both at least
    ``iterations`` measured calls and at least ``duration_s`` seconds of measured
    time. All subjects run in every round, so they end with comparable sample counts.
@@ -38,6 +42,8 @@ class BenchSettings:
         iterations: minimum measured calls per subject (trtexec ``--iterations``).
         batch: images per call.
         rounds: the measurement is split into at least this many interleaved rounds.
+        switch_calls: untimed calls at the start of every slice that follows another
+            subject's slice (the switch call is slow and would inflate p90/p99).
     """
 
     warmup_ms: float = 200.0
@@ -45,6 +51,7 @@ class BenchSettings:
     iterations: int = 50
     batch: int = 1
     rounds: int = 10
+    switch_calls: int = 1
 
     def validate(self) -> "BenchSettings":
         """Check the values; returns self.
@@ -62,6 +69,8 @@ class BenchSettings:
             raise UsageError(f"--batch must be >= 1, got {self.batch}")
         if self.rounds < 1:
             raise UsageError(f"--rounds must be >= 1, got {self.rounds}")
+        if self.switch_calls < 0:
+            raise UsageError(f"--switch-calls must be >= 0, got {self.switch_calls}")
         return self
 
     @property
@@ -79,7 +88,8 @@ class Subject(abc.ABC):
     """Something to benchmark. Subclasses implement :meth:`step` (one timed call).
 
     The hooks run outside the timed region: :meth:`after_warmup` once, then
-    :meth:`begin_slice` / :meth:`end_slice` around every slice of every round.
+    :meth:`begin_slice` / :meth:`end_slice` around every slice of every round, and
+    :meth:`settle` for the untimed calls at the start of a slice after a switch.
     """
 
     label = "subject"
@@ -90,6 +100,10 @@ class Subject(abc.ABC):
 
     def after_warmup(self) -> None:
         """Called once when the warm-up is over (e.g. to drop warm-up stage timings)."""
+
+    def settle(self) -> None:
+        """One untimed, discarded call after another subject ran (overrides keep no stage times)."""
+        self.step()
 
     def begin_slice(self) -> None:
         """Called before each slice (e.g. to reset the peak-memory counter)."""
@@ -108,6 +122,7 @@ class Measurement:
         rounds: index of the round each call belongs to.
         warmup_calls: calls made during warm-up.
         warmup_s: time the warm-up took.
+        discarded_calls: untimed calls at the start of slices that followed another subject.
     """
 
     samples_s: list[float] = field(default_factory=list)
@@ -115,6 +130,7 @@ class Measurement:
     rounds: list[int] = field(default_factory=list)
     warmup_calls: int = 0
     warmup_s: float = 0.0
+    discarded_calls: int = 0
 
     @property
     def count(self) -> int:
@@ -146,11 +162,19 @@ def warm_up(subject: Subject, warmup_s: float, clock: Clock = time.perf_counter)
 
 
 def run_slice(subject: Subject, record: Measurement, settings: BenchSettings, round_index: int,
-              clock: Clock = time.perf_counter) -> None:
-    """One subject's turn in a round: at least ``slice_iterations`` calls and ``slice_s`` seconds."""
+              clock: Clock = time.perf_counter, after_switch: bool = False) -> None:
+    """One subject's turn in a round: at least ``slice_iterations`` calls and ``slice_s`` seconds.
+
+    Args:
+        after_switch: another subject ran last; the first ``settings.switch_calls`` calls are
+            made untimed and discarded.
+    """
     subject.begin_slice()
     calls, spent = 0, 0.0
     try:
+        for _ in range(settings.switch_calls if after_switch else 0):
+            subject.settle()
+            record.discarded_calls += 1
         while calls < settings.slice_iterations or spent < settings.slice_s:
             t0 = clock()
             subject.step()
@@ -196,10 +220,11 @@ def measure(subjects: Sequence[Subject], settings: BenchSettings, clock: Clock =
         subject.after_warmup()
     if progress is not None:
         progress(0.0)
-    round_index = 0
+    round_index, last = 0, len(subjects) - 1  # the last subject warmed up ran last
     while not all(r.satisfies(settings) for r in records):
         for i in round_order(len(subjects), round_index):
-            run_slice(subjects[i], records[i], settings, round_index, clock)
+            run_slice(subjects[i], records[i], settings, round_index, clock, after_switch=i != last)
+            last = i
         round_index += 1
         if progress is not None:
             progress(min(fraction_done(r, settings) for r in records))

@@ -4,14 +4,14 @@ JSON layout (``schema_version`` 1; every time in milliseconds unless the key say
 
     {
       "schema": "xnet-edge-bench", "schema_version": 1,
-      "settings": {"mode", "batch", "warmup_ms", "duration_s", "iterations", "rounds", "threads",
+      "settings": {"mode", "batch", "warmup_ms", "duration_s", "iterations", "rounds", "switch_calls", "threads",
                    "cuda_graph", "spin_wait", "input_size", "frame_size", "inputs": [photo names]},
       "environment": {"created", "platform", "cpu": {...}, "gpu": {...}|null, "jetson": {...}|null,
                       "versions": {...}, "threads": {...}, "load_average": [1, 5, 15 min] (before measuring),
                       "load_average_after": [...]},
       "results": [                                  # one per artifact, in the order given
         {"artifact": path, "label": short name, "backend", "precision", "mode", "batch", "input_size",
-         "iterations", "measured_s", "rounds", "warmup_calls",
+         "iterations", "measured_s", "rounds", "warmup_calls", "discarded_calls",
          "latency_ms": {"min", "mean", "median", "p90", "p95", "p99", "max", "std"},
          "throughput": {"inferences_per_s", "images_per_s"},
          "speedup_vs_first": {"median", "mean"},    # first result's latency / this one's (>1: faster)
@@ -40,8 +40,8 @@ SCHEMA = "xnet-edge-bench"
 SCHEMA_VERSION = 1
 TOP_KEYS = ("schema", "schema_version", "settings", "environment", "results")
 RESULT_KEYS = ("artifact", "label", "backend", "precision", "mode", "batch", "input_size", "iterations",
-               "measured_s", "rounds", "warmup_calls", "latency_ms", "throughput", "speedup_vs_first",
-               "stages_ms", "memory", "settings", "notes", "trtexec", "samples")
+               "measured_s", "rounds", "warmup_calls", "discarded_calls", "latency_ms", "throughput",
+               "speedup_vs_first", "stages_ms", "memory", "settings", "notes", "trtexec", "samples")
 THROUGHPUT_KEYS = ("inferences_per_s", "images_per_s")
 MEMORY_KEYS = ("peak_rss_mb", "peak_rss_scope", "load_rss_mb", "run_extra_rss_mb", "gpu_mb", "gpu_source")
 #: coefficient of variation above which a result is flagged as noisy
@@ -142,6 +142,7 @@ def build_result(*, artifact: str, label: str, describe: dict, mode: str, settin
         "measured_s": measurement.measured_s,
         "rounds": (max(measurement.rounds) + 1) if measurement.rounds else 0,
         "warmup_calls": measurement.warmup_calls,
+        "discarded_calls": measurement.discarded_calls,
         "latency_ms": latency,
         "throughput": throughput(samples_ms, settings.batch),
         "speedup_vs_first": speedups(reference or latency, latency),

@@ -92,6 +92,13 @@ class RuntimeSubject(Subject):
         else:
             self.runtime.predict_batch(call)
 
+    def settle(self) -> None:
+        self.runtime.remove_timing_hook(self.times)  # a discarded call leaves no stage times
+        try:
+            self.step()
+        finally:
+            self.runtime.add_timing_hook(self.times)
+
     def after_warmup(self) -> None:
         self.times.reset()
         torch_cuda_peak_mb(reset=True)

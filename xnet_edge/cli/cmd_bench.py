@@ -32,6 +32,8 @@ def register(sub) -> None:
     p.add_argument("--duration-s", type=float, default=3.0, metavar="S", help="minimum measured seconds per artifact (default 3)")
     p.add_argument("--iterations", type=int, default=50, metavar="N", help="minimum measured calls per artifact (default 50)")
     p.add_argument("--rounds", type=int, default=10, metavar="N", help="interleaved rounds the measurement is split into (default 10)")
+    p.add_argument("--switch-calls", type=int, default=1, metavar="N",
+                   help="untimed calls discarded at the start of each block after switching artifacts (default 1)")
     p.add_argument("--threads", type=int, default=None, metavar="N", help="ONNX Runtime / PyTorch CPU threads (0: one per core)")
     p.add_argument("--cuda-graph", action="store_true", help="TensorRT: capture and replay a CUDA graph")
     p.add_argument("--spin-wait", action="store_true", help="TensorRT: busy-wait on GPU synchronization")
@@ -78,7 +80,7 @@ def run(args) -> int:
     from ..io_utils import write_json_atomic
 
     settings = BenchSettings(warmup_ms=args.warmup_ms, duration_s=args.duration_s, iterations=args.iterations,
-                             batch=args.batch, rounds=args.rounds).validate()
+                             batch=args.batch, rounds=args.rounds, switch_calls=args.switch_calls).validate()
     check_output_paths(args.json, args.plot)
     bar = None
 
