@@ -17,6 +17,7 @@ then draw the photo next to the colorized depth maps and print where the files a
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from dataclasses import dataclass
@@ -144,11 +145,12 @@ def calibrate_int8(onnx_path: str | Path, out_dir: str | Path, num_images: Optio
 
 
 def calibrate_step(files: DemoFiles, num_images: Optional[int]) -> dict:
-    """INT8 calibration of the exported model (entropy ranges, built-in photos)."""
+    """INT8 calibration of the exported model (the calibrator's default range method, built-in photos)."""
     path = calibrate_int8(files.onnx, files.int8_dir, num_images)
     if path != files.int8_onnx:
         raise XnetEdgeError(f"calibration wrote {path}, expected {files.int8_onnx}")
-    return {"file": str(path), "folder": str(files.int8_dir)}
+    report = json.loads((files.int8_dir / "calibration.json").read_text())
+    return {"file": str(path), "folder": str(files.int8_dir), "method": report["method"]}
 
 
 def build_step(files: DemoFiles, threads: int) -> dict:

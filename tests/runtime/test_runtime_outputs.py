@@ -8,7 +8,7 @@ import pytest
 
 from xnet_edge.data import read_depth_png
 from xnet_edge.errors import UsageError
-from xnet_edge.runtime.outputs import (Intrinsics, OutputWriter, colorize, depth_to_png16, depth_to_points,
+from xnet_edge.runtime.outputs import (BAR_WIDTH, Intrinsics, OutputWriter, colorize, depth_to_png16, depth_to_points,
                                        parse_formats, parse_intrinsics, parse_range, ply_bytes)
 
 
@@ -29,7 +29,7 @@ def test_writer_outputs_round_trip(tmp_path):
     np.testing.assert_array_equal(np.load(paths[0]), depth)
     np.testing.assert_allclose(read_depth_png(paths[1], 1000.0), depth, atol=5e-4)
     color = cv2.imread(str(paths[2]))
-    assert color.shape == (12, 40, 3)  # input beside the depth
+    assert color.shape == (12, 40 + BAR_WIDTH, 3)  # input beside the depth, then the colour bar
     np.testing.assert_array_equal(color[:, :20, ::-1], image)
     assert (color[0, 20:25] == 0).all()  # invalid depth is black
 
@@ -47,6 +47,26 @@ def test_colorize_uses_the_colormap_ends():
     assert rgb[0, 3].tolist() == [0, 0, 0]
     with pytest.raises(UsageError, match="colormap"):
         colorize(depth, "no-such-map")
+
+
+def test_color_output_has_a_labelled_colour_bar(tmp_path):
+    depth = np.tile(np.linspace(1.0, 5.0, 64, dtype=np.float32), (96, 1))
+    writer = OutputWriter(tmp_path, ["color"], colormap="viridis", depth_range=(1.0, 5.0), with_input=False)
+    picture = cv2.imread(str(writer.write("ramp", None, depth)[0]))[:, :, ::-1]
+    assert picture.shape == (96, 64 + BAR_WIDTH, 3)
+    bar = picture[:, 64:]
+    lut = colorize(np.linspace(1.0, 5.0, 256, dtype=np.float32)[None], "viridis", (1.0, 5.0))[0]
+    column = bar[:, 12].astype(int)
+    np.testing.assert_allclose(column[8], lut[-1], atol=2)      # top: far end of the range
+    np.testing.assert_allclose(column[96 - 9], lut[0], atol=2)  # bottom: near end
+    # the range is written beside the bar, in metres
+    labels = bar[:, 23:]
+    assert (labels.max(axis=2) > 200).sum() > 20
+    top, bottom = labels[:40].max(axis=2) > 200, labels[56:].max(axis=2) > 200
+    assert top.any() and bottom.any()
+    # a per-frame range (no --depth-range) still gets a bar
+    plain = OutputWriter(tmp_path / "auto", ["color"], with_input=False).write("ramp", None, depth)[0]
+    assert cv2.imread(str(plain)).shape == (96, 64 + BAR_WIDTH, 3)
 
 
 def test_back_projection_by_hand():

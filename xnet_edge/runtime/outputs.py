@@ -112,6 +112,51 @@ def color_range(depth: np.ndarray, percentiles: tuple[float, float] = (2.0, 98.0
     return float(lo), float(hi if hi > lo else lo + 1e-6)
 
 
+def colormap_lut(colormap: str) -> np.ndarray:
+    """The (256, 3) uint8 RGB table of a matplotlib colormap, near (0) to far (255).
+
+    Raises:
+        UsageError: unknown colormap.
+    """
+    matplotlib = require("matplotlib")
+    try:
+        cmap = matplotlib.colormaps[colormap]
+    except KeyError:
+        raise UsageError(f"unknown colormap {colormap!r} (any matplotlib colormap, e.g. turbo, inferno, viridis)") \
+            from None
+    return (cmap(np.linspace(0.0, 1.0, 256))[:, :3] * 255.0 + 0.5).astype(np.uint8)
+
+
+#: width of the colour bar strip beside colorized depth: bar, then the range labels
+BAR_WIDTH = 76
+
+
+def color_bar(height: int, colormap: str, depth_range: tuple[float, float]) -> np.ndarray:
+    """A vertical colour bar (far at the top, near at the bottom) labelled with the range in metres.
+
+    Args:
+        height: rows of the picture it goes beside.
+        colormap: the matplotlib colormap of the depth.
+        depth_range: (near, far) in metres, the colormap's ends.
+
+    Returns:
+        (height, BAR_WIDTH, 3) uint8 RGB.
+    """
+    cv2 = require("cv2")
+    lut = colormap_lut(colormap)
+    strip = np.full((height, BAR_WIDTH, 3), 32, np.uint8)
+    pad = min(8, height // 8)
+    rows = max(height - 2 * pad, 1)
+    index = np.round(np.linspace(255, 0, rows)).astype(np.int64)   # top row: far
+    strip[pad:pad + rows, 4:20] = lut[index][:, None, :]
+    lo, hi = depth_range
+    scale = 0.45 if height >= 300 else 0.35 if height >= 48 else 0.25
+    for text, y in ((f"{hi:.2f} m", pad + 10), (f"{lo:.2f} m", pad + rows - 1)):
+        cv2.putText(strip, text, (23, min(max(y, 8), height - 1)), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                    (255, 255, 255), 1, cv2.LINE_AA)
+    return strip
+
+
 def colorize(depth: np.ndarray, colormap: str = "turbo", depth_range: Optional[tuple[float, float]] = None
              ) -> np.ndarray:
     """Depth -> HxWx3 uint8 RGB through a matplotlib colormap; invalid pixels are black.
@@ -124,13 +169,7 @@ def colorize(depth: np.ndarray, colormap: str = "turbo", depth_range: Optional[t
     Raises:
         UsageError: unknown colormap.
     """
-    matplotlib = require("matplotlib")
-    try:
-        cmap = matplotlib.colormaps[colormap]
-    except KeyError:
-        raise UsageError(f"unknown colormap {colormap!r} (any matplotlib colormap, e.g. turbo, inferno, viridis)") \
-            from None
-    lut = (cmap(np.linspace(0.0, 1.0, 256))[:, :3] * 255.0 + 0.5).astype(np.uint8)
+    lut = colormap_lut(colormap)
     d = np.asarray(depth, dtype=np.float32)
     lo, hi = depth_range or color_range(d)
     valid = np.isfinite(d) & (d > 0)
@@ -362,11 +401,13 @@ class OutputWriter:
             write_bytes_atomic(path, encode_png(depth_to_png16(depth)))
             written.append(path)
         color = None
+        span = self.depth_range or color_range(np.asarray(depth, dtype=np.float32))
         if "color" in self.formats or "ply" in self.formats:
-            color = colorize(depth, self.colormap, self.depth_range)
+            color = colorize(depth, self.colormap, span)
         if "color" in self.formats:
             path = self.folder / f"{stem}_color.png"
             picture = side_by_side(image, color) if (self.with_input and image is not None) else color
+            picture = np.concatenate([picture, color_bar(picture.shape[0], self.colormap, span)], axis=1)
             write_bytes_atomic(path, encode_png(picture))
             written.append(path)
         if "ply" in self.formats:
