@@ -38,9 +38,8 @@ def test_missing_torch_names_the_install(tmp_path, command):
         ["train", "--model", "test_xnet_effnet", "--data", "synthetic:4", "-o", tmp_path / "run"]
     out = _cli_subprocess(args, prelude="import sys; sys.modules['torch'] = None; ")
     assert out.returncode == 1, out.stderr
-    assert out.stderr.strip().splitlines() == [
-        "xnet-edge: error: 'torch' is required for this feature but is not installed "
-        "(pip install torch; the TensorRT/ONNX runtime paths do not need it)"]
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith("xnet-edge: error: 'torch' is required") and "pip install" in line, line
     assert list(tmp_path.iterdir()) == []
 
 
