@@ -8,7 +8,7 @@ from xnet_edge.data.synthetic import (CLASS_NAMES, HELD_OUT_SEED, MAX_DEPTH, MIN
                                       generate_scenes, generate_with_intrinsics, render_scene)
 
 SIZE = (96, 128)
-FLOOR, CEILING = CLASS_NAMES.index("floor"), CLASS_NAMES.index("ceiling")
+FLOOR, CEILING, SKY = CLASS_NAMES.index("floor"), CLASS_NAMES.index("ceiling"), CLASS_NAMES.index("sky")
 
 
 def _world_points(scene):
@@ -27,8 +27,10 @@ def test_types_shapes_and_depth_range():
     for rgb, depth in pairs:
         assert rgb.shape == (*SIZE, 3) and rgb.dtype == np.uint8
         assert depth.shape == SIZE and depth.dtype == np.float32
+        measured = depth[depth > 0]  # 0 = no depth (sky, beyond MAX_DEPTH), as in real RGB-D data
+        assert measured.size > 0.5 * depth.size
         # strictly inside the range: the generator's clip is a safety net, not what shapes the scenes
-        assert MIN_DEPTH < depth.min() and depth.max() < MAX_DEPTH
+        assert MIN_DEPTH < measured.min() and measured.max() <= MAX_DEPTH
         assert rgb.std() > 10  # textured and lit, not flat
     assert len({d.max().round(3) for _, d in pairs}) > 6  # scenes differ
 
@@ -86,3 +88,58 @@ def test_dataset_uses_held_out_seed():
     assert open_dataset("synthetic:2?seed=4&size=48x64").seed == 4
     with pytest.raises(ValueError):
         render_scene(0, (0, 10))
+
+
+def test_scene_kinds_and_sky_has_no_depth():
+    scenes = list(generate_scenes(24, size=SIZE, seed=11))
+    kinds = {s.kind for s in scenes}
+    assert kinds == {"room", "tabletop", "outdoor"}
+    for scene in scenes:
+        sky = scene.labels == SKY
+        if scene.kind == "outdoor":
+            assert (scene.depth[sky] == 0).all()
+            assert not (scene.labels == CEILING).any()
+        else:
+            assert not sky.any() and (scene.depth > 0).all()
+
+
+def test_sky_rays_point_above_the_horizon():
+    for scene in generate_scenes(24, size=SIZE, seed=11):
+        sky = scene.labels == SKY
+        if not sky.any():
+            continue
+        h, w = SIZE
+        jj, ii = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
+        pixels = np.stack([jj.ravel(), ii.ravel(), np.ones(h * w)])
+        rays = scene.cam_to_world[:3, :3] @ (np.linalg.inv(scene.intrinsics) @ pixels)
+        up = rays[1].reshape(h, w)
+        assert (up[sky] >= 0).all() and (up[(scene.labels == FLOOR)] < 0).all()
+
+
+def test_photo_texture_maps_metres_to_texels_and_filters_far_points():
+    from xnet_edge.data._photos import PhotoTexture, pyramid
+
+    pyr = pyramid("coffee")
+    w0, h0 = int(pyr.widths[0]), int(pyr.heights[0])
+    level0 = pyr.flat[:, :w0 * h0].reshape(3, h0, w0)
+    tex = PhotoTexture("coffee", (2.0, 1.0), (0.0, 0.0))
+    # u runs along the columns (2 m for the whole photo), v up the rows (1 m)
+    u = np.array([0.25, 1.5, 2.25], np.float32)
+    v = np.array([0.75, 0.1, 0.75], np.float32)
+    out = tex(u, v)
+    cols = (u / 2.0 % 1.0 * w0).astype(int)
+    rows = ((1.0 - v % 1.0) * h0).astype(int)
+    np.testing.assert_array_equal(out, level0[:, rows, cols])
+    # a pixel covering 8 texels reads mip level 3: the mean of an 8x8 block
+    far = tex(u[:1], v[:1], footprint=np.array([8 * 2.0 / w0], np.float32))
+    r, c = rows[0] // 8 * 8, cols[0] // 8 * 8
+    np.testing.assert_allclose(far[:, 0], level0[:, r:r + 8, c:c + 8].mean(axis=(1, 2)), rtol=1e-4)
+
+
+def test_photo_textures_come_from_pinned_packages_and_never_from_evaluation_scenes():
+    from xnet_edge.data._photos import PHOTOS, pyramid
+
+    assert {p.package for p in PHOTOS} <= {"skimage", "matplotlib"}
+    assert not any("motorcycle" in p.file or "aloe" in p.file.lower() for p in PHOTOS)
+    for p in PHOTOS:
+        assert pyramid(p.name).flat.shape[0] == 3

@@ -64,3 +64,30 @@ def test_silog_empty_mask_gives_attached_zero():
 def test_valid_depth_mask_caps():
     gt = torch.tensor([0.0, 0.05, 1.0, 10.0, 10.5, float("nan")])
     assert valid_depth_mask(gt, 0.1, 10.0).tolist() == [False, False, True, True, False, False]
+
+
+def _numpy_log_gradient(pred, gt, mask, scales):
+    d = np.where(mask, np.log(pred) - np.log(gt), 0.0)
+    total = 0.0
+    for k in range(scales):
+        dk, mk = d[::2 ** k, ::2 ** k], mask[::2 ** k, ::2 ** k]
+        for diff, both in ((np.diff(dk, axis=1), mk[:, 1:] & mk[:, :-1]), (np.diff(dk, axis=0), mk[1:] & mk[:-1])):
+            if both.any():
+                total += np.abs(diff)[both].mean()
+    return total
+
+
+def test_log_gradient_loss_matches_numpy_and_ignores_global_scale():
+    from xnet_edge.train.losses import log_gradient_loss
+
+    rng = np.random.default_rng(0)
+    gt = rng.uniform(0.5, 8.0, (12, 16))
+    pred = gt * rng.uniform(0.7, 1.3, gt.shape)
+    mask = rng.random(gt.shape) > 0.2
+    t = lambda a: torch.tensor(a).view(1, 1, *a.shape)  # noqa: E731
+    got = log_gradient_loss(t(pred), t(gt), t(mask), scales=3)
+    assert float(got) == pytest.approx(_numpy_log_gradient(pred, gt, mask, 3), rel=1e-9)
+    # a prediction right up to one global scale costs nothing; SILog with lambda < 1 still charges the scale
+    scaled = log_gradient_loss(t(gt * 3.7), t(gt), t(mask))
+    assert float(scaled) == pytest.approx(0.0, abs=1e-12)
+    assert float(silog_loss(t(gt * 3.7), t(gt), t(mask))) > 1.0

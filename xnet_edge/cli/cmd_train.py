@@ -6,7 +6,7 @@ import argparse
 import shlex
 
 from ..errors import UsageError
-from .common import require_torch, size_arg
+from .common import nonnegative_float, positive_float, positive_int, require_torch, size_arg
 
 #: the train parser's options, in declaration order (filled by register)
 _PARSER_ACTIONS: list = []
@@ -20,7 +20,7 @@ _TRAINING_OPTIONS = {
     "val_data": "val_data", "scene_size": "scene_size", "crop": "crop", "batch_size": "batch_size",
     "epochs": "epochs", "steps": "steps", "lr": "lr", "weight_decay": "weight_decay",
     "warmup_steps": "warmup_steps", "seed": "seed", "val_seed": "val_seed", "val_limit": "val_limit",
-    "save_every": "save_every", "no_augment": "augment",
+    "save_every": "save_every", "no_augment": "augment", "grad_weight": "grad_weight",
 }
 
 
@@ -50,20 +50,22 @@ def register(subparsers) -> None:
     g.add_argument("--crop", type=size_arg, metavar="HxW", help="random training crop (192x256)")
     g.add_argument("--seed", type=int, help="seed for init, scenes, order and augmentation (0)")
     g.add_argument("--val-seed", type=int, help="seed of generated validation scenes (10000)")
-    g.add_argument("--val-limit", type=int, help="at most this many validation scenes")
+    g.add_argument("--val-limit", type=positive_int, help="at most this many validation scenes")
     o = p.add_argument_group("optimisation")
-    o.add_argument("--batch-size", type=int, help="scenes per step and process (8)")
-    o.add_argument("--epochs", type=int, help="passes over the data (4); ignored with --steps")
-    o.add_argument("--steps", type=int, help="total optimizer steps")
-    o.add_argument("--lr", type=float, help="AdamW peak learning rate (3e-4)")
-    o.add_argument("--weight-decay", type=float, help="AdamW weight decay (1e-2)")
+    o.add_argument("--batch-size", type=positive_int, help="scenes per step and process (8)")
+    o.add_argument("--epochs", type=positive_int, help="passes over the data (4); ignored with --steps")
+    o.add_argument("--steps", type=positive_int, help="total optimizer steps")
+    o.add_argument("--lr", type=positive_float, help="AdamW peak learning rate (3e-4)")
+    o.add_argument("--weight-decay", type=nonnegative_float, help="AdamW weight decay (1e-2)")
+    o.add_argument("--grad-weight", type=nonnegative_float,
+                   help="add this weight x a scale-invariant log-depth gradient term to SILog (0)")
     o.add_argument("--warmup-steps", type=int, help="linear warm-up steps (50)")
-    o.add_argument("--save-every", type=int, help="save the training state every N steps (50)")
+    o.add_argument("--save-every", type=positive_int, help="save the training state every N steps (50)")
     o.add_argument("--no-augment", action="store_const", const=True, help="no flips or colour jitter")
     r = p.add_argument_group("runtime (may change on --resume)")
-    r.add_argument("--threads", type=int, help="torch CPU threads")
+    r.add_argument("--threads", type=positive_int, help="torch CPU threads")
     r.add_argument("--cache-dir", help="scene cache folder (default RUN_DIR/cache)")
-    r.add_argument("--time-limit", type=float, metavar="MIN", help="save and stop after MIN minutes")
+    r.add_argument("--time-limit", type=positive_float, metavar="MIN", help="save and stop after MIN minutes")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_train)
     _PARSER_ACTIONS[:] = [a for a in p._actions if a.option_strings and a.dest != "help"]
@@ -93,6 +95,27 @@ def command_line(args: argparse.Namespace) -> str:
     return shlex.join(words + ["-o", str(args.output)])
 
 
+def _resumed_settings(args: argparse.Namespace, runtime: dict):
+    """The run's saved settings; runtime options given on this command line override theirs (said on stderr)."""
+    import sys
+    from pathlib import Path
+
+    from ..train import TrainSettings, read_training_state
+
+    saved = read_training_state(Path(args.output) / "state")[1]["extra"]["settings"]
+    given = {"threads": args.threads, "cache_dir": args.cache_dir, "time_limit_min": args.time_limit,
+             "progress": False if args.no_progress else None}
+    for name, value in given.items():
+        if value is not None:
+            if saved.get(name) != value:
+                print(f"note: resuming with {name} = {value!r} instead of the run's {saved.get(name)!r}"
+                      + (" (weights then match an uninterrupted run only to rounding)" if name == "threads" else ""),
+                      file=sys.stderr)
+            saved[name] = value
+    saved["command"] = saved.get("command") or runtime["command"]
+    return TrainSettings.from_dict(saved)
+
+
 def _settings_from_args(args: argparse.Namespace):
     from ..train import AugmentConfig, TrainSettings
 
@@ -100,15 +123,9 @@ def _settings_from_args(args: argparse.Namespace):
     runtime = {"threads": args.threads, "progress": not args.no_progress, "cache_dir": args.cache_dir,
                "time_limit_min": args.time_limit, "command": command_line(args)}
     if args.resume:
-        from pathlib import Path
-
-        from ..train import read_training_state
-
         if given:
             raise UsageError(f"--resume takes the run's saved settings; drop {', '.join('--' + n.replace('_', '-') for n in given)}")
-        saved = read_training_state(Path(args.output) / "state")[1]["extra"]["settings"]
-        saved.update({k: v for k, v in runtime.items() if k != "command"})
-        return TrainSettings.from_dict(saved)
+        return _resumed_settings(args, runtime)
     fields = {_TRAINING_OPTIONS[name]: value for name, value in given.items()}
     if fields.get("task") == "segmentation":
         fields.setdefault("model", SEGMENTATION_MODEL)

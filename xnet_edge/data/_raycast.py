@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 # semantic labels written by the generator
-FLOOR, WALL, CEILING, BOX, SPHERE, CYLINDER = range(6)
-CLASS_NAMES = ("floor", "wall", "ceiling", "box", "sphere", "cylinder")
+FLOOR, WALL, CEILING, BOX, SPHERE, CYLINDER, SKY = range(7)
+CLASS_NAMES = ("floor", "wall", "ceiling", "box", "sphere", "cylinder", "sky")
 
 _INF = np.float32(np.inf)
 
@@ -187,3 +187,21 @@ class Room:
         normals = ((0, 1, 0), (0, -1, 0), (1, 0, 0), (-1, 0, 0), (0, 0, 1), (0, 0, -1))
         u, v = {0: (px, pz), 1: (px, pz), 2: (pz, py), 3: (pz, py), 4: (px, py), 5: (px, py)}[face]
         return normals[face], u, v
+
+
+@dataclass(frozen=True)
+class Ground:
+    """An endless ground plane (y = 0) under the sky: face 0 is the ground, face 1 the sky (no hit)."""
+
+    FACE_LABELS = (FLOOR, SKY)
+
+    def intersect(self, ox, oy, oz, dx, dy, dz):
+        """Distance ``t`` to the ground (inf for rays that go to the sky) and face index (0 ground, 1 sky)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(dy < 0, -oy / dy, _INF).astype(np.float32)
+        return t, (dy >= 0).astype(np.int8)
+
+    @staticmethod
+    def face_surface(face: int, px, py, pz):
+        """Upward normal and (u, v) = (x, z) for the ground (the sky is never shaded)."""
+        return (0, 1, 0), px, pz

@@ -1,9 +1,11 @@
 """Procedural surface textures for the scene generator (numpy only).
 
-A texture is a callable ``(u, v) -> (3, n)`` float32 albedo in linear RGB
-[0, 1] (channel-first: numpy broadcasts over contiguous rows much faster than
-over a trailing axis of 3), where ``u`` and ``v`` are surface coordinates in metres (1-D float32
-arrays of the same length). Every texture is built from a random generator, so a
+A texture is a callable ``(u, v, footprint=None) -> (3, n)`` float32 albedo in
+linear RGB [0, 1] (channel-first: numpy broadcasts over contiguous rows much
+faster than over a trailing axis of 3), where ``u`` and ``v`` are surface
+coordinates in metres (1-D float32 arrays of the same length) and ``footprint``
+the size in metres of the pixel that sees each point (photo textures use it to
+pick a mip level; procedural ones ignore it). Every texture is built from a random generator, so a
 scene's look is fixed by its seed. Patterns are kept metric (tiles, planks and
 bricks have real-world sizes), which gives the network the same size-vs-distance
 cues that real rooms give.
@@ -16,6 +18,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+
+from ._photos import PhotoTexture, material_photos
 
 Texture = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -86,7 +90,7 @@ def plain(rng: np.random.Generator, noise: ValueNoise, color=None) -> Texture:
     color = random_color(rng) if color is None else color
     freq, amount = rng.uniform(1.0, 4.0), rng.uniform(0.04, 0.18)
 
-    def texture(u, v):
+    def texture(u, v, footprint=None):
         return _shade(color, 1.0 - amount + 2.0 * amount * noise(u * freq, v * freq))
     return texture
 
@@ -100,7 +104,7 @@ def tiles(rng: np.random.Generator, noise: ValueNoise) -> Texture:
         b = a * rng.uniform(0.6, 0.9)
     grout_color = random_color(rng, sat=(0.0, 0.2), val=(0.2, 0.8))
 
-    def texture(u, v):
+    def texture(u, v, footprint=None):
         x, y = u / size, v / size
         fx, fy = x - np.floor(x), y - np.floor(y)
         checker = ((np.floor(x) + np.floor(y)) % 2.0).astype(np.float32)
@@ -119,7 +123,7 @@ def stripes(rng: np.random.Generator, noise: ValueNoise) -> Texture:
     a, b = random_color(rng), random_color(rng)
     duty = rng.uniform(0.3, 0.7)
 
-    def texture(u, v):
+    def texture(u, v, footprint=None):
         phase = (u * ca + v * sa) / period
         band = ((phase - np.floor(phase)) < duty).astype(np.float32)
         return _mix(a, b, band) * (0.94 + 0.12 * noise(u * 5.0, v * 5.0))[None, :]
@@ -136,7 +140,7 @@ def planks(rng: np.random.Generator, noise: ValueNoise) -> Texture:
         base = random_color(rng)
     grain_freq = rng.uniform(30.0, 80.0)
 
-    def texture(u, v):
+    def texture(u, v, footprint=None):
         row = np.floor(v / width)
         shifted = u / length + 0.37 * row
         col = np.floor(shifted)
@@ -157,7 +161,7 @@ def bricks(rng: np.random.Generator, noise: ValueNoise) -> Texture:
     brick = random_color(rng, sat=(0.3, 0.8), val=(0.3, 0.75))
     mortar = random_color(rng, sat=(0.0, 0.15), val=(0.5, 0.9))
 
-    def texture(u, v):
+    def texture(u, v, footprint=None):
         row = np.floor(v / bh)
         x = u / bw + 0.5 * (row % 2.0)
         col = np.floor(x)
@@ -176,7 +180,7 @@ def marble(rng: np.random.Generator, noise: ValueNoise) -> Texture:
     b = random_color(rng, sat=(0.0, 0.6), val=(0.1, 0.6))
     freq, turb = rng.uniform(2.0, 8.0), rng.uniform(3.0, 8.0)
 
-    def texture(u, v):
+    def texture(u, v, footprint=None):
         vein = 0.5 + 0.5 * np.sin(u * freq + turb * noise.fbm(u * 1.5, v * 1.5, 3))
         return _mix(a, b, vein ** 3)
     return texture
@@ -188,7 +192,7 @@ def dots(rng: np.random.Generator, noise: ValueNoise) -> Texture:
     radius = spacing * rng.uniform(0.15, 0.4)
     a, b = random_color(rng), random_color(rng)
 
-    def texture(u, v):
+    def texture(u, v, footprint=None):
         x, y = u / spacing, v / spacing
         dx, dy = (x - np.floor(x) - 0.5) * spacing, (y - np.floor(y) - 0.5) * spacing
         inside = (dx * dx + dy * dy < radius * radius).astype(np.float32)
@@ -201,15 +205,26 @@ def fabric(rng: np.random.Generator, noise: ValueNoise) -> Texture:
     color = random_color(rng, sat=(0.2, 0.9))
     pitch = rng.uniform(0.004, 0.012)
 
-    def texture(u, v):
+    def texture(u, v, footprint=None):
         weave = 0.85 + 0.075 * (np.sin(u / pitch) + np.sin(v / pitch))
         return _shade(color, weave * (0.8 + 0.4 * noise.fbm(u * 3.0, v * 3.0, 2)))
     return texture
 
 
-FLOOR_TEXTURES = (planks, tiles, marble, plain, fabric)
-WALL_TEXTURES = (plain, plain, stripes, bricks, tiles, dots)
-OBJECT_TEXTURES = (plain, tiles, stripes, planks, bricks, marble, dots, fabric)
+def photo(rng: np.random.Generator, noise: ValueNoise) -> Texture:
+    """A tiling photograph (brick, gravel, grass, ...) at a random metric size, angle and tint."""
+    names = material_photos()
+    name = names[rng.integers(len(names))]
+    side = float(rng.uniform(0.4, 2.5))
+    tint = random_color(rng, sat=(0.0, 0.5), val=(0.7, 1.0)) * np.float32(rng.uniform(1.0, 1.6))
+    angle = float(rng.choice([0.0, np.pi / 2, rng.uniform(0, np.pi)]))
+    return PhotoTexture(name, (side, side * rng.uniform(0.8, 1.25)), (rng.random(), rng.random()), tint, angle)
+
+
+FLOOR_TEXTURES = (planks, tiles, marble, plain, fabric, photo, photo)
+WALL_TEXTURES = (plain, plain, stripes, bricks, tiles, dots, photo)
+OBJECT_TEXTURES = (plain, tiles, stripes, planks, bricks, marble, dots, fabric, photo, photo)
+GROUND_TEXTURES = (photo, photo, photo, tiles, marble, plain)
 
 
 def random_material(rng: np.random.Generator, noise: ValueNoise, choices, glossy_p: float = 0.3) -> Material:

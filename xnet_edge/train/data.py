@@ -127,9 +127,9 @@ def generator_fingerprint() -> str:
     from ..data import synthetic
 
     h = hashlib.sha256()
-    for path in sorted(Path(synthetic.__file__).parent.glob("*.py")):
-        if path.name in ("synthetic.py", "_raycast.py", "_textures.py"):
-            h.update(path.name.encode() + path.read_bytes())
+    folder = Path(synthetic.__file__).parent
+    for name in sorted(synthetic.GENERATOR_FILES):
+        h.update(name.encode() + (folder / name).read_bytes())
     return h.hexdigest()
 
 
@@ -143,7 +143,7 @@ def _cache_is_current(folder: Path, source: Optional[str]) -> bool:
 
 def build_scene_set(spec: str, size: tuple[int, int], seed: int = 0, *, limit: Optional[int] = None,
                     cache_dir: Optional[Union[str, os.PathLike]] = None, progress: bool = True,
-                    labels: bool = False) -> SceneSet:
+                    labels: bool = False, generator: Optional[str] = None) -> SceneSet:
     """Load (or build and cache) the scenes a data spec names, all at ``size``.
 
     Args:
@@ -156,6 +156,8 @@ def build_scene_set(spec: str, size: tuple[int, int], seed: int = 0, *, limit: O
         progress: show a tqdm bar while building.
         labels: the scenes' semantic labels are needed (segmentation training); generated
             scenes have them (an older cache without them is rebuilt).
+        generator: for generated scenes, the generator fingerprint the scenes must come from
+            (a resumed run passes the one it started with); None: the current generator's.
 
     Returns:
         A :class:`SceneSet` (memory-mapped when cached).
@@ -167,11 +169,14 @@ def build_scene_set(spec: str, size: tuple[int, int], seed: int = 0, *, limit: O
         raise UsageError(f"data {spec!r} has no semantic labels; segmentation training reads the labels of "
                          "generated scenes (synthetic:N)")
     folder = Path(cache_dir) / cache_key(spec, size, seed, limit) if cache_dir else None
-    source = generator_fingerprint() if _is_generated(spec) else None
+    source = (generator or generator_fingerprint()) if _is_generated(spec) else None
     stored = folder / "labels.npy" if folder is not None else None
     if folder is not None and _cache_is_current(folder, source) and (stored.exists() or not labels):
         return SceneSet(np.load(folder / "rgb.npy", mmap_mode="r"), np.load(folder / "depth.npy", mmap_mode="r"),
                         spec, np.load(stored, mmap_mode="r") if stored.exists() else None)
+    if source is not None and source != generator_fingerprint():
+        raise UsageError(f"the scenes of {spec!r} came from another version of the scene generator and their "
+                         f"cache is not in {cache_dir}; this run cannot continue on the same scenes")
     rgb, depth, classes = _collect(spec, size, seed, limit, progress)
     if folder is None:
         return SceneSet(rgb, depth, spec, classes)

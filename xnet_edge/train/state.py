@@ -6,7 +6,10 @@ A state is a folder with two files:
   (``model.*``), optimizer moments (``optim.<param>.<key>``) and the torch
   RNG states (``rng.torch``, ``rng.cuda.<i>``);
 * ``state.json`` — everything else: step, epoch, optimizer hyper-parameters,
-  scheduler counters, numpy / Python RNG states, the run's settings and history.
+  scheduler counters, numpy / Python RNG states, the run's settings and history,
+  and ``content_sha256``: a hash over every tensor (name, dtype, shape, bytes)
+  and the rest of the JSON. A state whose content does not match its hash is
+  refused (:class:`CorruptStateError`, exit code 1) instead of being resumed.
 
 The folder is built beside its destination and renamed into place, so an
 interruption while saving leaves the previous state intact.
@@ -27,9 +30,26 @@ from ..errors import CheckpointError
 from ..io_utils import atomic_dir
 
 FORMAT = "xnet-edge-train-state"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: content hash
 TENSORS = "state.safetensors"
 META = "state.json"
+
+
+class CorruptStateError(CheckpointError):
+    """A training state that fails its content hash or holds impossible values (exit code 1)."""
+
+    exit_code = 1
+
+
+def state_hash(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> str:
+    """sha256 over the tensors' content and the JSON metadata (without its own hash field)."""
+    import hashlib
+
+    from ..models.checkpoint import _content_hash
+
+    rest = {k: v for k, v in meta.items() if k != "content_sha256"}
+    text = json.dumps(rest, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256((_content_hash(tensors) + "|" + text).encode()).hexdigest()
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
@@ -112,6 +132,8 @@ def save_training_state(folder: Union[str, os.PathLike], model: torch.nn.Module,
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "step": int(step), "epoch": int(epoch),
             "optimizer": optim_meta, "scheduler": scheduler.state_dict(), "rng": rng_meta,
             "model_config": unwrap(model).config.to_dict(), "extra": extra or {}}
+    meta = json.loads(json.dumps(meta))  # what the file will hold (tuples become lists) is what is hashed
+    meta["content_sha256"] = state_hash(tensors, meta)
     folder = Path(folder)
     with atomic_dir(folder) as tmp:
         save_file(tensors, str(tmp / TENSORS), metadata={"format": FORMAT})
@@ -127,6 +149,7 @@ def read_training_state(folder: Union[str, os.PathLike]) -> tuple[dict[str, torc
 
     Raises:
         CheckpointError: missing files or not a training state.
+        CorruptStateError: unreadable files, or content that does not match the stored hash.
     """
     from safetensors.torch import load_file
 
@@ -137,9 +160,16 @@ def read_training_state(folder: Union[str, os.PathLike]) -> tuple[dict[str, torc
         meta = json.loads((folder / META).read_text())
         tensors = load_file(str(folder / TENSORS))
     except Exception as exc:
-        raise CheckpointError(f"cannot read the training state in {folder}: {exc}") from exc
-    if meta.get("format") != FORMAT:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CorruptStateError(f"cannot read the training state in {folder}: {first}") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{folder} does not hold an xnet-edge training state")
+    if "content_sha256" not in meta:
+        raise CorruptStateError(f"the training state in {folder} has no content hash (written by an older "
+                                "version or edited); it cannot be resumed safely")
+    if state_hash(tensors, meta) != meta["content_sha256"]:
+        raise CorruptStateError(f"the training state in {folder} does not match its content hash (the files "
+                                "were modified or are corrupt); refusing to resume from it")
     return tensors, meta
 
 

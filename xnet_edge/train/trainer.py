@@ -16,9 +16,11 @@ drawn, and the weights come out identical.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
+import shutil
 import signal
 import time
 from dataclasses import dataclass, field
@@ -33,10 +35,10 @@ from ..io_utils import write_json_atomic
 from ..preprocess import check_input_size
 from .augment import AugmentConfig, batch_generator, make_batch
 from .data import SceneSet, build_scene_set, epoch_order, iter_batches, parse_data_spec
-from .losses import silog_loss, valid_depth_mask
+from .losses import log_gradient_loss, silog_loss, valid_depth_mask
 from .schedule import warmup_poly_scheduler
 from .seg_training import head_overrides, scores_line, segmentation_loss, validate_segmentation
-from .state import load_training_state, read_training_state, save_training_state, unwrap
+from .state import CorruptStateError, load_training_state, read_training_state, save_training_state, unwrap
 
 #: settings that may change between an interrupted run and its resume
 RUNTIME_FIELDS = ("threads", "progress", "cache_dir", "time_limit_min", "command")
@@ -68,6 +70,7 @@ class TrainSettings:
         lr, weight_decay: AdamW settings (no decay on biases and norm weights).
         warmup_steps, poly_power, min_lr_ratio: the schedule (see WarmupPoly).
         variance_focus: SILog lambda.
+        grad_weight: weight of the scale-invariant log-gradient term added to SILog (0: SILog only).
         min_depth: smallest supervised depth; the largest is the model's max_depth.
         seed: seeds model init, scene generation, order and augmentation.
         val_seed: seed of the generated validation scenes (held out from ``seed``).
@@ -100,6 +103,7 @@ class TrainSettings:
     poly_power: float = 0.9
     min_lr_ratio: float = 0.01
     variance_focus: float = 0.85
+    grad_weight: float = 0.0
     min_depth: float = 1e-3
     seed: int = 0
     val_seed: int = 10_000
@@ -124,8 +128,18 @@ class TrainSettings:
         for name in ("batch_size", "epochs", "save_every"):
             if getattr(self, name) <= 0:
                 raise UsageError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.steps is not None and self.steps <= 0:
-            raise UsageError(f"steps must be positive, got {self.steps}")
+        for name in ("steps", "threads", "val_limit", "time_limit_min"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise UsageError(f"{name} must be positive, got {value}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise UsageError(f"lr must be a positive finite number, got {self.lr}")
+        if not (math.isfinite(self.grad_weight) and self.grad_weight >= 0):
+            raise UsageError(f"grad_weight must be a non-negative finite number, got {self.grad_weight}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise UsageError(f"weight_decay must be a non-negative finite number, got {self.weight_decay}")
+        if self.warmup_steps < 0:
+            raise UsageError(f"warmup_steps must not be negative, got {self.warmup_steps}")
         parse_data_spec(self.data)
         if self.val_data:
             parse_data_spec(self.val_data)
@@ -313,21 +327,34 @@ def _check_resume(saved: dict[str, Any], settings: TrainSettings, run_dir: Path)
 
 
 def _load_data(settings: TrainSettings, cache_dir: Path, show: bool,
-               labels: bool = False) -> tuple[SceneSet, Optional[SceneSet]]:
+               labels: bool = False, generator: Optional[str] = None) -> tuple[SceneSet, Optional[SceneSet]]:
     train_set = build_scene_set(settings.data, settings.scene_size, settings.seed, cache_dir=cache_dir,
-                                progress=show, labels=labels)
+                                progress=show, labels=labels, generator=generator)
     val_set = None
     if settings.val_data:
         val_set = build_scene_set(settings.val_data, settings.scene_size, settings.val_seed,
-                                  limit=settings.val_limit, cache_dir=cache_dir, progress=show, labels=labels)
+                                  limit=settings.val_limit, cache_dir=cache_dir, progress=show, labels=labels,
+                                  generator=generator)
     return train_set, val_set
+
+
+def _generated_count(spec: str) -> Optional[int]:
+    """The scene count of a ``synthetic:N`` spec (None for data that must be opened to count)."""
+    kind, _, rest = spec.strip().partition(":")
+    return int(rest) if kind == "synthetic" and rest.isdigit() else None
+
+
+def _check_batch_fits(count: Optional[int], batch_size: int, world: int) -> None:
+    if count is not None and count < batch_size * world:
+        raise UsageError(f"{count} scenes cannot fill one batch of {batch_size} x {world} process(es)")
 
 
 class _Run:
     """State of one training process; :func:`train` drives it."""
 
-    def __init__(self, settings: TrainSettings, run_dir: Path, ctx: _Dist):
+    def __init__(self, settings: TrainSettings, run_dir: Path, ctx: _Dist, generator: Optional[str] = None):
         from ..models import create_model
+        from .data import generator_fingerprint
 
         self.settings, self.run_dir, self.ctx = settings, run_dir, ctx
         torch.manual_seed(settings.seed)  # random parts of the model (bridges, pyramid, head)
@@ -340,22 +367,26 @@ class _Run:
         check_input_size(*settings.crop, self.model.output_stride)
         if settings.val_data:
             check_input_size(*settings.scene_size, self.model.output_stride)  # validation sees whole scenes
+        _check_batch_fits(_generated_count(settings.data), settings.batch_size, ctx.world)  # before any work
         cache = Path(settings.cache_dir) if settings.cache_dir else run_dir / "cache"
+        self.generator = generator or generator_fingerprint()  # generated scenes come from this version
         if ctx.main:
-            self.train_set, self.val_set = _load_data(settings, cache, settings.progress, self.segmentation)
+            self.train_set, self.val_set = _load_data(settings, cache, settings.progress, self.segmentation,
+                                                      self.generator)
         _barrier(ctx)
         if not ctx.main:
-            self.train_set, self.val_set = _load_data(settings, cache, False, self.segmentation)
+            self.train_set, self.val_set = _load_data(settings, cache, False, self.segmentation, self.generator)
+        _check_batch_fits(len(self.train_set), settings.batch_size, ctx.world)
         self.steps_per_epoch = len(self.train_set) // (settings.batch_size * ctx.world)
-        if self.steps_per_epoch == 0:
-            raise UsageError(f"{len(self.train_set)} scenes cannot fill one batch of "
-                             f"{settings.batch_size} x {ctx.world} process(es)")
         self.total_steps = settings.steps or settings.epochs * self.steps_per_epoch
         self.optimizer = torch.optim.AdamW(_param_groups(self.model, settings.weight_decay), lr=settings.lr)
         warmup = min(settings.warmup_steps, self.total_steps - 1)
         self.scheduler = warmup_poly_scheduler(self.optimizer, self.total_steps, warmup,
                                                settings.poly_power, settings.min_lr_ratio)
         self.step, self.history, self.epoch_losses = 0, [], []
+        self.best: Optional[dict[str, Any]] = None  # {"step", "abs_rel"} of best.safetensors
+        self.wall_before = 0.0  # training seconds of earlier sessions of this run
+        self.session_started = time.monotonic()
         self.net = self.model
         if ctx.world > 1:
             from torch.nn.parallel import DistributedDataParallel
@@ -365,14 +396,21 @@ class _Run:
 
     def resume(self) -> None:
         meta = load_training_state(self.run_dir / "state", self.model, self.optimizer, self.scheduler)
-        self.step = int(meta["step"])
+        step = meta.get("step")
+        if not isinstance(step, int) or not 0 <= step <= self.total_steps:
+            raise CorruptStateError(f"{self.run_dir / 'state'}: step {step!r} is not between 0 and "
+                                    f"{self.total_steps}; the state is corrupt")
+        self.step = step
         self.history = list(meta["extra"].get("history", []))
+        self.best = meta["extra"].get("best")
+        self.wall_before = float(meta["extra"].get("wall_seconds", 0.0))
         self.epoch_losses = list(meta["extra"].get("epoch_losses", []))
 
     def save_state(self) -> None:
         if self.ctx.main:
             extra = {"settings": self.settings.to_dict(), "history": self.history,
-                     "epoch_losses": self.epoch_losses, "total_steps": self.total_steps}
+                     "epoch_losses": self.epoch_losses, "total_steps": self.total_steps, "best": self.best,
+                     "wall_seconds": self.wall_seconds(), "generator": self.generator}
             save_training_state(self.run_dir / "state", self.model, self.optimizer, self.scheduler,
                                 step=self.step, epoch=self.step // self.steps_per_epoch, extra=extra)
         _barrier(self.ctx)
@@ -388,8 +426,10 @@ class _Run:
         if self.segmentation:
             loss = segmentation_loss(pred, y)
         else:
-            loss = silog_loss(pred, y, valid_depth_mask(y, s.min_depth, self.max_depth),
-                              variance_focus=s.variance_focus)
+            mask = valid_depth_mask(y, s.min_depth, self.max_depth)
+            loss = silog_loss(pred, y, mask, variance_focus=s.variance_focus)
+            if s.grad_weight:
+                loss = loss + s.grad_weight * log_gradient_loss(pred, y, mask)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -412,6 +452,10 @@ class _Run:
                                      max_depth=self.max_depth, device=self.ctx.device)
         self.history.append(record)
         self.epoch_losses = []
+        key, sign = ("miou", -1.0) if self.segmentation else ("abs_rel", 1.0)  # lower sign * value is better
+        if "val" in record and (self.best is None or sign * record["val"][key] < sign * self.best[key]):
+            self.best = {"step": self.step, key: record["val"][key]}
+            self.save_model(self.run_dir / "best.safetensors", record)
         if self.ctx.main:
             write_json_atomic(self.run_dir / "metrics.json", {"history": self.history,
                                                                "total_steps": self.total_steps})
@@ -428,13 +472,19 @@ class _Run:
                     yield epoch, idx
             epoch, offset = epoch + 1, 0
 
-    def save_model(self) -> Path:
+    def wall_seconds(self) -> float:
+        """Training seconds of this run so far, over all its sessions."""
+        return round(self.wall_before + time.monotonic() - self.session_started, 1)
+
+    def save_model(self, path: Optional[Path] = None, record: Optional[dict[str, Any]] = None) -> Path:
+        """Write the model with the run's command, settings, steps, wall time and metrics as metadata."""
         from ..models import save_checkpoint
 
-        last = self.history[-1] if self.history else {}
+        last = record or (self.history[-1] if self.history else {})
         meta = {"command": self.settings.command, "settings": self.settings.to_dict(), "steps": self.step,
+                "wall_seconds": self.wall_seconds(), "data_seed": self.settings.seed,
                 "metrics": last.get("val"), "train_loss": last.get("train_loss")}
-        return save_checkpoint(self.model, self.run_dir / "model.safetensors", metadata=meta)
+        return save_checkpoint(self.model, path or self.run_dir / "model.safetensors", metadata=meta)
 
 
 def train(settings: TrainSettings, run_dir: Union[str, os.PathLike], *, resume: bool = False,
@@ -461,8 +511,11 @@ def train(settings: TrainSettings, run_dir: Union[str, os.PathLike], *, resume: 
     """
     run_dir = Path(run_dir)
     state_dir = run_dir / "state"
+    generator = None
     if resume:
-        _check_resume(read_training_state(state_dir)[1]["extra"]["settings"], settings, run_dir)
+        saved = read_training_state(state_dir)[1]["extra"]
+        _check_resume(saved["settings"], settings, run_dir)
+        generator = saved.get("generator")
     elif state_dir.exists():
         raise UsageError(f"{run_dir} already holds a training run; pass --resume or pick another folder")
     threads = torch.get_num_threads()
@@ -470,15 +523,32 @@ def train(settings: TrainSettings, run_dir: Union[str, os.PathLike], *, resume: 
         torch.set_num_threads(settings.threads)
     try:
         ctx = _setup_distributed()
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if ctx.main:
-            write_json_atomic(run_dir / "settings.json", settings.to_dict())
-        run = _Run(settings, run_dir, ctx)
-        if resume:
-            run.resume()
+        with _no_leftovers_on_usage_error(run_dir):
+            run_dir.mkdir(parents=True, exist_ok=True)
+            run = _Run(settings, run_dir, ctx, generator)
+            if ctx.main:
+                write_json_atomic(run_dir / "settings.json", settings.to_dict())
+            if resume:
+                run.resume()
         return _loop(run, stop_at_step, on_step)
     finally:
         torch.set_num_threads(threads)
+
+
+@contextlib.contextmanager
+def _no_leftovers_on_usage_error(run_dir: Path):
+    """On a UsageError, remove what this call added to ``run_dir`` (the folder itself if it was new)."""
+    existed = run_dir.exists()
+    before = set(run_dir.iterdir()) if existed else set()
+    try:
+        yield
+    except UsageError:
+        if not existed:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        elif run_dir.is_dir():
+            for path in set(run_dir.iterdir()) - before:
+                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        raise
 
 
 def _loop(run: _Run, stop_at_step: Optional[int], on_step: Optional[Callable[[int, float], None]]) -> TrainResult:
