@@ -56,19 +56,23 @@ def bench_pool(count: int, size, seed: int, workers: int) -> dict:
             "ms_per_scene": f"{1e3 * wall / count:.1f}"}
 
 
-def plot_examples(path: str, size, seed: int, count: int = 6) -> None:
+def plot_examples(path: str, size, seed: int, count: int = 8) -> None:
     """Save a grid of RGB / depth / label images of the first ``count`` scenes."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    import numpy as np
+
     from xnet_edge.data.synthetic import MAX_DEPTH, generate_scenes
 
     fig, axes = plt.subplots(3, count, figsize=(2.6 * count, 6.2))
     for col, scene in enumerate(generate_scenes(count, size, seed)):
         axes[0, col].imshow(scene.rgb)
-        im = axes[1, col].imshow(scene.depth, cmap="turbo", vmin=0, vmax=MAX_DEPTH * 0.8)
+        axes[0, col].set_title(scene.kind, fontsize=9)
+        depth = np.where(scene.depth > 0, scene.depth, np.nan)  # no depth (sky, too far): blank
+        im = axes[1, col].imshow(depth, cmap="turbo", vmin=0, vmax=MAX_DEPTH * 0.8)
         axes[2, col].imshow(scene.labels, cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
     for ax in axes.ravel():
         ax.set_xticks([])

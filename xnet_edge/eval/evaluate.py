@@ -31,7 +31,7 @@ class EvalReport(JsonReport):
 
     Attributes:
         dataset: the dataset's name; protocol: its min/max depth and crop.
-        align: the alignment used (None, "median", "lstsq", "lstsq-shift").
+        align: the alignment used (None, "median", "lstsq", "lstsq-shift", "disparity").
         images: images evaluated; skipped: images without a valid ground-truth pixel.
         metrics: mean over images of each metric in ``DEPTH_METRIC_KEYS``.
         seconds_per_image: mean wall time of ``predictor.predict`` (pre/post-processing included).
@@ -109,7 +109,7 @@ def evaluate(predictor: Any, dataset, *, max_images: Optional[int] = None, align
         dataset: a :class:`~xnet_edge.data.base.DepthDataset` (or any sized iterable of
             (rgb, depth) pairs; then no crop applies and the depth range defaults to 1e-3 m .. no cap).
         max_images: evaluate only the first N samples.
-        align: None, "median", "lstsq" or "lstsq-shift", fitted per image.
+        align: None, "median", "lstsq", "lstsq-shift" or "disparity", fitted per image.
         min_depth, max_depth: override the dataset's evaluation range.
         progress: show a tqdm progress bar.
 
@@ -121,7 +121,7 @@ def evaluate(predictor: Any, dataset, *, max_images: Optional[int] = None, align
         XnetEdgeError: the predictor returned something that is not a depth map.
     """
     if align not in ALIGN_MODES:
-        raise UsageError(f"unknown alignment {align!r}: use none, median, lstsq or lstsq-shift")
+        raise UsageError(f"unknown alignment {align!r}: use none, median, lstsq, lstsq-shift or disparity")
     if max_images is not None and max_images < 1:
         raise UsageError(f"max_images must be at least 1, got {max_images}")
     lo, hi = depth_range(dataset, min_depth, max_depth)

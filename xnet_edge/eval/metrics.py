@@ -31,7 +31,8 @@ from ..errors import UsageError
 DEPTH_METRIC_KEYS = ("abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "d1", "d2", "d3", "silog")
 #: Metrics where larger is better (the others: smaller is better).
 HIGHER_IS_BETTER = frozenset({"d1", "d2", "d3"})
-ALIGN_MODES = (None, "median", "lstsq", "lstsq-shift")
+ALIGN_MODES = (None, "median", "lstsq", "lstsq-shift", "disparity")
+_ALIGN_HELP = "use none, median, lstsq, lstsq-shift or disparity"
 #: Ground-truth label that segmentation metrics and losses skip (the VOC / Cityscapes "void").
 IGNORE_INDEX = 255
 
@@ -53,16 +54,20 @@ def fit_alignment(pred: np.ndarray, gt: np.ndarray, mode: Optional[str]) -> tupl
     """Scale and shift (s, t) that map ``pred`` onto ``gt`` (1-D arrays of valid pixels).
 
     Args:
-        pred, gt: matching 1-D arrays.
+        pred, gt: matching 1-D arrays (positive for "disparity").
         mode: None (s=1, t=0), "median" (s = median(gt) / median(pred)),
-            "lstsq" (least-squares scale, t=0) or "lstsq-shift" (least-squares scale and shift).
+            "lstsq" (least-squares scale, t=0), "lstsq-shift" (least-squares scale and shift),
+            or "disparity": least-squares scale and shift of 1/pred onto 1/gt (the pair then
+            acts on inverse depth: aligned depth = 1 / (s / pred + t)).
 
     Raises:
         UsageError: unknown mode.
     """
     if mode not in ALIGN_MODES:
-        raise UsageError(f"unknown alignment {mode!r}: use none, median, lstsq or lstsq-shift")
+        raise UsageError(f"unknown alignment {mode!r}: {_ALIGN_HELP}")
     p, g = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+    if mode == "disparity":
+        return fit_alignment(1.0 / p, 1.0 / g, "lstsq-shift") if p.size else (1.0, 0.0)
     if mode is None or p.size == 0:
         return 1.0, 0.0
     if mode == "median":
@@ -106,8 +111,14 @@ def _image_metrics(pred, gt, valid, min_depth, max_depth, align) -> Optional[dic
     # NaN predictions count as the worst near value; +inf is clipped to the cap below
     p = np.nan_to_num(p, nan=min_depth, posinf=np.inf, neginf=min_depth)
     finite = np.isfinite(p)
-    scale, shift = fit_alignment(p[finite], g[finite], align)
-    p = p * scale + shift
+    if align == "disparity":
+        finite &= p > 0
+        scale, shift = fit_alignment(p[finite], g[finite], align)
+        disparity = scale / np.where(p > 0, p, np.inf) + shift
+        p = 1.0 / np.maximum(disparity, 0.1 / g.max())  # at most 10x the farthest ground truth
+    else:
+        scale, shift = fit_alignment(p[finite], g[finite], align)
+        p = p * scale + shift
     p = np.clip(p, min_depth, np.inf if max_depth is None else max_depth)
     return _metrics_1d(p, g)
 
@@ -122,7 +133,8 @@ def depth_metrics(pred, gt, *, min_depth: float = 1e-3, max_depth: Optional[floa
         min_depth, max_depth: the evaluation range; ground truth outside it is
             ignored and predictions are clipped to it (max_depth None = no cap).
         align: None, "median", "lstsq" (scale) or "lstsq-shift" (scale and shift),
-            fitted per image on the valid pixels -- for relative-depth models.
+            or "disparity" (scale and shift of inverse depth, for ground truth that is only known
+            up to an affine map of disparity), fitted per image on the valid pixels.
         mask: optional boolean mask (same shape, or (H, W) for a batch) of pixels to evaluate,
             e.g. an evaluation crop.
 
