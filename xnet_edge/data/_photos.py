@@ -86,11 +86,9 @@ def _read(source: PhotoSource) -> np.ndarray:
     """The photo as float32 linear RGB HxWx3 in [0, 1], at most ``_MAX_SIDE`` on its long side."""
     import cv2
 
-    path = _package_folder(source.package) / source.file
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise FileNotFoundError(f"photo texture {source.name}: cannot read {path}")
-    image = image[:, :, ::-1]
+    from ..images import read_rgb
+
+    image = read_rgb(_package_folder(source.package) / source.file)
     scale = _MAX_SIDE / max(image.shape[:2])
     if scale < 1:
         size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
