@@ -73,7 +73,8 @@ def plot_examples(path: str, size, seed: int, count: int = 8) -> None:
         axes[0, col].set_title(scene.kind, fontsize=9)
         depth = np.where(scene.depth > 0, scene.depth, np.nan)  # no depth (sky, too far): blank
         im = axes[1, col].imshow(depth, cmap="turbo", vmin=0, vmax=MAX_DEPTH * 0.8)
-        axes[2, col].imshow(scene.labels, cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
+        labels = np.where(scene.labels == 255, np.nan, scene.labels)  # 255: sky, no class
+        axes[2, col].imshow(labels, cmap="tab10", vmin=0, vmax=9, interpolation="nearest")
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])

@@ -56,6 +56,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8, help="global batch")
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--skip", type=int, default=2, help="steps not timed (warm-up)")
+    parser.add_argument("--modes", nargs="+", choices=("1", "2", "ddp"), default=["1", "2", "ddp"],
+                        help="1 or 2 threads in one process, ddp: two processes with one thread each")
     parser.add_argument("--ddp-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.ddp_worker:
@@ -64,17 +66,22 @@ def main() -> None:
             print(json.dumps(_summary("ddp 2 processes x 1 thread", gaps, args.batch_size, args.skip)))
         return
     load_before = os.getloadavg()[0]
-    rows = [_summary(f"1 process x {t} thread(s)", _timed_run(args, t, args.batch_size), args.batch_size, args.skip)
-            for t in (1, 2)]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", __file__, "--ddp-worker",
-           "--model", args.model, "--data", args.data, "--cache-dir", args.cache_dir, "--crop", *map(str, args.crop),
-           "--batch-size", str(args.batch_size), "--steps", str(args.steps), "--skip", str(args.skip)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    rows.append(json.loads([line for line in out.stdout.splitlines() if line.startswith("{")][-1]))
+    rows = [_summary(f"1 process x {t} thread(s)", _timed_run(args, int(t), args.batch_size), args.batch_size,
+                     args.skip) for t in args.modes if t != "ddp"]
+    if "ddp" in args.modes:
+        rows.append(_ddp_row(args))
     from xnet_edge.cli.common import print_table
 
     print(f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after; {os.cpu_count()} CPUs")
     print_table(rows, ["mode", "s_per_step", "images_per_s", "steps_timed"])
+
+
+def _ddp_row(args) -> dict:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", __file__, "--ddp-worker",
+           "--model", args.model, "--data", args.data, "--cache-dir", args.cache_dir, "--crop", *map(str, args.crop),
+           "--batch-size", str(args.batch_size), "--steps", str(args.steps), "--skip", str(args.skip)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return json.loads([line for line in out.stdout.splitlines() if line.startswith("{")][-1])
 
 
 if __name__ == "__main__":

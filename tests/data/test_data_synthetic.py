@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from xnet_edge.data import open_dataset
-from xnet_edge.data.synthetic import (CLASS_NAMES, HELD_OUT_SEED, MAX_DEPTH, MIN_DEPTH, SyntheticDataset, generate,
+from xnet_edge.data.synthetic import (CLASS_NAMES, HELD_OUT_SEED, MAX_DEPTH, MIN_DEPTH, SKY, SyntheticDataset, generate,
                                       generate_scenes, generate_with_intrinsics, render_scene)
 
 SIZE = (96, 128)
-FLOOR, CEILING, SKY = CLASS_NAMES.index("floor"), CLASS_NAMES.index("ceiling"), CLASS_NAMES.index("sky")
+FLOOR, CEILING = CLASS_NAMES.index("floor"), CLASS_NAMES.index("ceiling")
 
 
 def _world_points(scene):
@@ -77,7 +77,7 @@ def test_generate_with_intrinsics_and_scene_labels():
     np.testing.assert_array_equal(depth, scene.depth)
     np.testing.assert_array_equal(k, scene.intrinsics)
     assert k[0, 0] == k[1, 1] and 0.4 * SIZE[1] < k[0, 2] < 0.6 * SIZE[1]
-    assert set(np.unique(scene.labels)) <= set(range(len(CLASS_NAMES)))
+    assert set(np.unique(scene.labels)) <= set(range(len(CLASS_NAMES))) | {SKY}
 
 
 def test_dataset_uses_held_out_seed():
@@ -90,11 +90,13 @@ def test_dataset_uses_held_out_seed():
         render_scene(0, (0, 10))
 
 
-def test_scene_kinds_and_sky_has_no_depth():
+def test_scene_kinds_and_sky_has_no_depth_and_no_class():
     scenes = list(generate_scenes(24, size=SIZE, seed=11))
     kinds = {s.kind for s in scenes}
     assert kinds == {"room", "tabletop", "outdoor"}
+    assert SKY == 255 and len(CLASS_NAMES) == 6  # the label API segmentation models are trained on
     for scene in scenes:
+        assert set(np.unique(scene.labels)) <= set(range(len(CLASS_NAMES))) | {SKY}
         sky = scene.labels == SKY
         if scene.kind == "outdoor":
             assert (scene.depth[sky] == 0).all()

@@ -18,8 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 
 # semantic labels written by the generator
-FLOOR, WALL, CEILING, BOX, SPHERE, CYLINDER, SKY = range(7)
-CLASS_NAMES = ("floor", "wall", "ceiling", "box", "sphere", "cylinder", "sky")
+FLOOR, WALL, CEILING, BOX, SPHERE, CYLINDER = range(6)
+CLASS_NAMES = ("floor", "wall", "ceiling", "box", "sphere", "cylinder")
+#: label of sky pixels: no class (segmentation ignores it, like the VOC "void" value)
+SKY = 255
 
 _INF = np.float32(np.inf)
 

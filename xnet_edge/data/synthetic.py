@@ -34,7 +34,7 @@ from ._raycast import CLASS_NAMES, SKY
 from .base import DepthDataset
 
 __all__ = ["Scene", "SyntheticDataset", "generate", "generate_scenes", "generate_with_intrinsics",
-           "render_scene", "sample_layout", "CLASS_NAMES", "MIN_DEPTH", "MAX_DEPTH", "DEFAULT_SIZE",
+           "render_scene", "sample_layout", "CLASS_NAMES", "SKY", "MIN_DEPTH", "MAX_DEPTH", "DEFAULT_SIZE",
            "HELD_OUT_SEED", "GENERATOR_FILES"]
 
 #: Depth range every generated pixel lies in (metres).
@@ -52,7 +52,8 @@ class Scene:
     Attributes:
         rgb: HxWx3 uint8 image.
         depth: HxW float32 z-depth in metres; 0 where there is none (sky, beyond ``MAX_DEPTH``).
-        labels: HxW uint8 semantic class per pixel (see ``CLASS_NAMES``).
+        labels: HxW uint8 semantic class per pixel (see ``CLASS_NAMES``); ``SKY`` (255, no class) for
+            the sky of outdoor scenes.
         intrinsics: 3x3 float64 pinhole matrix K (pixel centres at integer + 0.5 convention:
             pixel (row i, col j) looks along K^-1 [j + 0.5, i + 0.5, 1]).
         cam_to_world: 4x4 float64 rigid transform from the OpenCV camera frame
