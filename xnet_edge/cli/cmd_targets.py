@@ -15,7 +15,7 @@ def register(subparsers) -> None:
 
 
 def _row(t) -> dict:
-    trt = t.tensorrt or "/".join(str(g) for g in t.trt_generations) or "-"
+    trt = "/".join(t.tensorrt_releases) or t.tensorrt or "/".join(str(g) for g in t.trt_generations) or "-"
     return {"name": t.name, "kind": t.kind, "precisions": ",".join(t.precisions), "default": t.default_precision,
             "dla": t.dla_cores, "tensorrt": trt, "jetpack": t.jetpack or "-", "sm": t.compute_capability or "-",
             "input": f"{t.input_size[0]}x{t.input_size[1]}",
