@@ -90,9 +90,9 @@ def capture_graph(torch, model, static_x):
 def cuda_python_io(torch, graph, static_x, static_out):
     """A call that copies a pinned input in, replays the graph and copies the output back, all through
     cuda-python (via xnet_edge.runtime.cuda_mem); returns (call, close) or None without cuda-python."""
-    from xnet_edge._deps import available
+    from xnet_edge.cuda_import import import_cudart
 
-    if not (available("cuda.bindings") or available("cuda.cudart")):
+    if import_cudart() is None:
         return None
     from xnet_edge.runtime.cuda_mem import open_cuda_memory
 
