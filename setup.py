@@ -62,6 +62,8 @@ setup(
         "trt-cu13": ["tensorrt-cu13>=10", "cuda-python>=13,<14"],
         "triton": ["triton>=3.0"],
         "dev": ["pytest>=7", "h5py>=3.8"],
+        # ROS 2 bags in and out (pure Python); the node itself needs rclpy from a ROS 2 install
+        "ros": ["rosbags>=0.10"],
         # optional alternative CPU engine, measured side by side in benchmarks/bench_quant.py
         "openvino": ["openvino>=2024.0"],
     },

@@ -39,6 +39,11 @@ _EXTRAS: dict[str, tuple[str | None, str | None]] = {
     "h5py": ("dev", None),
     "PIL.Image": (None, "pip install pillow"),
     "imgviz": (None, "pip install imgviz"),
+    "rosbags": ("ros", "the pure-Python rosbag2 reader/writer; no ROS installation needed"),
+    "rosbags.rosbag2": ("ros", "the pure-Python rosbag2 reader/writer; no ROS installation needed"),
+    "rosbags.typesys": ("ros", "the pure-Python rosbag2 reader/writer; no ROS installation needed"),
+    "rclpy": (None, "the ROS 2 Python client library comes with ROS 2 (Humble or Jazzy), not from pip: "
+                    "source /opt/ros/<distro>/setup.bash first"),
 }
 
 

@@ -5,7 +5,7 @@ import subprocess
 import sys
 import textwrap
 
-BLOCKED = ["tensorrt", "pycuda", "cuda", "triton", "onnxruntime"]
+BLOCKED = ["tensorrt", "pycuda", "cuda", "triton", "onnxruntime", "rosbags", "rclpy"]
 
 SCRIPT = textwrap.dedent("""
     import importlib, json, pkgutil, sys
