@@ -33,6 +33,7 @@ class ResultSink(Protocol):
 
     A sink that is also a context manager is entered before the first frame and exited after
     the last (with the exception, if the run failed), e.g. to publish a bag only when complete.
+    A sink with a ``bind(runtime)`` method is told the open runtime first (task, classes).
     """
 
     def write(self, frame: Frame, result: np.ndarray) -> None: ...
@@ -154,6 +155,9 @@ def infer(artifact: Any, inputs: Any, output: Optional[str | Path] = None, *,
         runtime = Runtime(artifact, **dict(runtime_options or {})) if own else artifact
         try:
             _fit_to_task(runtime, writer, scorer)
+            for sink in sinks:
+                if hasattr(sink, "bind"):
+                    sink.bind(runtime)
             consumers = ([_FileSink(writer)] if writer else []) + ([_ScoreSink(scorer)] if scorer else []) \
                 + list(sinks)
             summary = _stream(runtime, source, consumers, queue_size, progress)
