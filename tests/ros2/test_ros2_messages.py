@@ -212,3 +212,19 @@ def test_resize_nearest_keeps_values():
     a = np.arange(12, dtype=np.float32).reshape(3, 4)
     np.testing.assert_array_equal(resize_nearest(a, (6, 8)), np.repeat(np.repeat(a, 2, 0), 2, 1))
     assert set(np.unique(resize_nearest(a, (2, 3)))) <= set(a.reshape(-1))
+
+
+def test_result_options_follow_the_model_contract():
+    from types import SimpleNamespace
+
+    from xnet_edge.errors import UsageError
+
+    relative = SimpleNamespace(output_kind="relative-depth", num_classes=None)
+    assert ResultOptions().for_model(relative) == ResultOptions()
+    for options in (ResultOptions(depth_encoding="16UC1"), ResultOptions(points=True)):
+        with pytest.raises(UsageError, match="predicts relative-depth, not metres"):
+            options.for_model(relative)
+    seg = SimpleNamespace(output_kind="segmentation", num_classes=300)
+    assert ResultOptions(points=True).for_model(seg).num_classes == 300
+    metric = SimpleNamespace(output_kind="metric-depth", num_classes=None)
+    assert ResultOptions(depth_encoding="16UC1", points=True).for_model(metric).points

@@ -291,9 +291,10 @@ class BagOutput:
         self._writer, self._conns = None, {}
 
     def bind(self, runtime) -> None:
-        """Learn the model's classes (labels are mono8 up to 256 classes, else mono16)."""
+        """Fit the output to the model (labels topics and classes for segmentation; see
+        :meth:`~.messages.ResultOptions.for_model`)."""
+        self.options = self.options.for_model(runtime)
         if runtime.task == "segmentation":
-            self.options = replace(self.options, num_classes=(runtime.model_config or {}).get("num_classes"))
             self.topics = self._topics.resolve(segmentation=True)
 
     def __enter__(self) -> "BagOutput":

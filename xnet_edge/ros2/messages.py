@@ -9,7 +9,7 @@ on ``rosbags`` messages and on ``rclpy`` messages alike; messages are built thro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional
 
 import numpy as np
@@ -313,6 +313,23 @@ class ResultOptions:
     points_rgb: bool = False
     depth_size: Optional[tuple[int, int]] = None
     num_classes: Optional[int] = None
+
+    def for_model(self, runtime) -> "ResultOptions":
+        """These options fitted to a model's contract: its classes for labels; depth that is not
+        metric (relative depth, inverse depth, disparity) is published as ``32FC1`` values only.
+
+        Raises:
+            UsageError: ``16UC1`` or points asked of a model without metric depth.
+        """
+        from ..contract import RELATIVE_KINDS
+
+        kind = runtime.output_kind
+        if kind in RELATIVE_KINDS and (self.depth_encoding != "32FC1" or self.points or self.points_rgb):
+            raise UsageError(f"this model predicts {kind}, not metres: 16UC1 millimetres and point clouds need a "
+                             "metric-depth model; publish 32FC1 values without --points")
+        if kind == "segmentation":
+            return replace(self, num_classes=runtime.num_classes)
+        return self
 
 
 def result_messages(make: MessageFactory, header, result: np.ndarray, camera: Optional[Camera],

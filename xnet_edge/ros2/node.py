@@ -123,11 +123,8 @@ class DepthNode:
                  view=None, clock: Callable[[], float] = time.perf_counter):
         self.runtime, self.make, self.publish, self.view, self.clock = runtime, make, publish, view, clock
         self.options = options
-        segmentation = runtime.task == "segmentation"
-        self.topics = options.topics.resolve(segmentation)
-        if segmentation:
-            num_classes = (runtime.model_config or {}).get("num_classes")
-            options.result = ResultOptions(**{**options.result.__dict__, "num_classes": num_classes})
+        self.topics = options.topics.resolve(runtime.task == "segmentation")
+        options.result = options.result.for_model(runtime)
         self.slot = LatestSlot()
         self.info = None
         self.processed = 0
