@@ -22,8 +22,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from .graph import GraphIndex, Layer
-
-INT8_MAX = 127
+from .observers import INT8_MAX
 
 
 @dataclass(frozen=True)

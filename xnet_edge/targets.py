@@ -22,6 +22,7 @@ from typing import Optional
 
 from .errors import UsageError
 
+#: engine precisions; "best" lets TensorRT pick per layer
 PRECISIONS = ("fp32", "fp16", "int8", "best")
 TRT_GENERATIONS = (8, 10, 11)
 
@@ -79,48 +80,46 @@ class TargetProfile:
         return d
 
 
-_ALL = ("fp32", "fp16", "int8", "best")
-
 _PROFILES: tuple[TargetProfile, ...] = (
     TargetProfile("cpu", "cpu", "any x86-64/aarch64 CPU through ONNX Runtime (optimized ONNX)",
                   precisions=("fp32", "int8", "best"), default_precision="fp32", input_size=(256, 320),
                   memory_mb=1024, max_batch=1),
     # JetPack 6.1/6.2: TensorRT 10.3, CUDA 12.6; JetPack 6.0: TensorRT 8.6, CUDA 12.2; Ampere iGPU (sm_87).
-    TargetProfile("jetson-orin-nano", "jetson", "Jetson Orin Nano 4/8 GB (JetPack 6)", _ALL, "fp16",
+    TargetProfile("jetson-orin-nano", "jetson", "Jetson Orin Nano 4/8 GB (JetPack 6)", PRECISIONS, "fp16",
                   dla_cores=0, workspace_mb=1024, trt_generations=(10, 8), tensorrt="10.3",
                   tensorrt_releases=("10.3", "8.6"), jetpack="6",
                   compute_capability="8.7", input_size=(256, 320), memory_mb=2048, max_batch=4),
-    TargetProfile("jetson-orin-nx", "jetson", "Jetson Orin NX 16 GB (JetPack 6)", _ALL, "fp16",
+    TargetProfile("jetson-orin-nx", "jetson", "Jetson Orin NX 16 GB (JetPack 6)", PRECISIONS, "fp16",
                   dla_cores=2, workspace_mb=2048, trt_generations=(10, 8), tensorrt="10.3",
                   tensorrt_releases=("10.3", "8.6"), jetpack="6",
                   compute_capability="8.7", input_size=(320, 416), memory_mb=4096, max_batch=4),
-    TargetProfile("jetson-agx-orin", "jetson", "Jetson AGX Orin 32/64 GB (JetPack 6)", _ALL, "fp16",
+    TargetProfile("jetson-agx-orin", "jetson", "Jetson AGX Orin 32/64 GB (JetPack 6)", PRECISIONS, "fp16",
                   dla_cores=2, workspace_mb=4096, trt_generations=(10, 8), tensorrt="10.3",
                   tensorrt_releases=("10.3", "8.6"), jetpack="6",
                   compute_capability="8.7", input_size=(384, 512), memory_mb=8192, max_batch=8),
     # JetPack 5.1: TensorRT 8.5, CUDA 11.4, Volta iGPU (sm_72).
-    TargetProfile("jetson-xavier-nx", "jetson", "Jetson Xavier NX 8/16 GB (JetPack 5)", _ALL, "fp16",
+    TargetProfile("jetson-xavier-nx", "jetson", "Jetson Xavier NX 8/16 GB (JetPack 5)", PRECISIONS, "fp16",
                   dla_cores=2, workspace_mb=1024, trt_generations=(8,), tensorrt="8.5",
                   tensorrt_releases=("8.5",), jetpack="5",
                   compute_capability="7.2", input_size=(256, 320), memory_mb=2048, max_batch=4),
-    TargetProfile("jetson-agx-xavier", "jetson", "Jetson AGX Xavier 32/64 GB (JetPack 5)", _ALL, "fp16",
+    TargetProfile("jetson-agx-xavier", "jetson", "Jetson AGX Xavier 32/64 GB (JetPack 5)", PRECISIONS, "fp16",
                   dla_cores=2, workspace_mb=2048, trt_generations=(8,), tensorrt="8.5",
                   tensorrt_releases=("8.5",), jetpack="5",
                   compute_capability="7.2", input_size=(320, 416), memory_mb=4096, max_batch=4),
     # Desktop and server GPUs by compute capability; TensorRT 10 or 11 (preferred first).
-    TargetProfile("gpu-sm75", "gpu", "Turing: T4, RTX 20xx, Quadro RTX", _ALL, "fp16",
+    TargetProfile("gpu-sm75", "gpu", "Turing: T4, RTX 20xx, Quadro RTX", PRECISIONS, "fp16",
                   workspace_mb=4096, trt_generations=(10, 11), compute_capability="7.5",
                   input_size=(384, 512), memory_mb=8192, max_batch=16),
-    TargetProfile("gpu-sm86", "gpu", "Ampere: RTX 30xx, A10, A40, RTX A-series", _ALL, "fp16",
+    TargetProfile("gpu-sm86", "gpu", "Ampere: RTX 30xx, A10, A40, RTX A-series", PRECISIONS, "fp16",
                   workspace_mb=4096, trt_generations=(10, 11), compute_capability="8.6",
                   input_size=(384, 512), memory_mb=8192, max_batch=16),
-    TargetProfile("gpu-sm89", "gpu", "Ada: RTX 40xx, L4, L40, RTX 6000 Ada", _ALL, "fp16",
+    TargetProfile("gpu-sm89", "gpu", "Ada: RTX 40xx, L4, L40, RTX 6000 Ada", PRECISIONS, "fp16",
                   workspace_mb=4096, trt_generations=(10, 11), compute_capability="8.9",
                   input_size=(384, 512), memory_mb=8192, max_batch=16),
-    TargetProfile("gpu-sm90", "gpu", "Hopper: H100, H200, GH200", _ALL, "fp16",
+    TargetProfile("gpu-sm90", "gpu", "Hopper: H100, H200, GH200", PRECISIONS, "fp16",
                   workspace_mb=8192, trt_generations=(10, 11), compute_capability="9.0",
                   input_size=(384, 512), memory_mb=16384, max_batch=32),
-    TargetProfile("gpu-sm100", "gpu", "Blackwell datacenter: B200, GB200", _ALL, "fp16",
+    TargetProfile("gpu-sm100", "gpu", "Blackwell datacenter: B200, GB200", PRECISIONS, "fp16",
                   workspace_mb=8192, trt_generations=(10, 11), compute_capability="10.0",
                   input_size=(384, 512), memory_mb=16384, max_batch=32),
 )

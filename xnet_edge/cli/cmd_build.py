@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import warnings
 
+from ..targets import PRECISIONS
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -16,7 +18,7 @@ def register(subparsers) -> None:
     p.add_argument("onnx", metavar="MODEL.onnx", help="exported model (FP32, FP16 or Q/DQ INT8 ONNX)")
     p.add_argument("--target", "-t", required=True, help="target device profile, e.g. jetson-orin-nano or cpu")
     p.add_argument("-o", "--output", required=True, metavar="OUT_DIR", help="engine folder to create")
-    p.add_argument("--precision", choices=("fp32", "fp16", "int8", "best"),
+    p.add_argument("--precision", choices=PRECISIONS,
                    help="default: int8 for a Q/DQ model, else the target's default")
     p.add_argument("--dla", type=int, metavar="N", help="run on DLA core N with GPU fallback (Jetson)")
     p.add_argument("--workspace", type=int, metavar="MB", help="TensorRT workspace limit in MiB")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..engine.trt_releases import TENSORRT_CHOICES
+from ..targets import PRECISIONS
 
 
 def register(subparsers) -> None:
@@ -14,7 +15,7 @@ def register(subparsers) -> None:
     p.add_argument("onnx", metavar="MODEL.onnx", help="exported model (FP32, FP16 or Q/DQ INT8 ONNX)")
     p.add_argument("--target", "-t", required=True, help="target device profile (xnet-edge targets)")
     p.add_argument("-o", "--output", required=True, metavar="BUNDLE.tar.gz", help="archive to write")
-    p.add_argument("--precision", choices=("fp32", "fp16", "int8", "best"))
+    p.add_argument("--precision", choices=PRECISIONS)
     p.add_argument("--dla", type=int, metavar="N", help="DLA core (Jetson)")
     p.add_argument("--workspace", type=int, metavar="MB", help="TensorRT workspace limit in MiB")
     p.add_argument("--opt-level", type=int, metavar="N", help="TensorRT builder optimization level 0-5")

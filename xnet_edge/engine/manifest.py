@@ -47,6 +47,7 @@ from typing import Any, Optional
 from ..errors import UsageError, XnetEdgeError
 from ..io_utils import sha256_file, write_json_atomic
 from ..platform import machine_info
+from ..targets import PRECISIONS
 
 FORMAT = "xnet-edge-engine"
 FORMAT_VERSION = 2
@@ -54,7 +55,6 @@ CONTENT_HASH_KEY = "content_sha256"
 MANIFEST_NAME = "manifest.json"
 
 ARTIFACT_KINDS = {"tensorrt-plan": "model.plan", "onnx": "model.opt.onnx"}
-PRECISIONS = ("fp32", "fp16", "int8", "best")
 BUILD_MACHINE_KEYS = ("tensorrt", "tensorrt_cuda", "cuda", "cuda_driver", "onnxruntime", "gpu_name",
                       "compute_capability", "jetpack", "platform", "python")
 _REQUIRED_KEYS = ("format", "format_version", "created", "artifact", "target", "precision", "inputs",
@@ -94,7 +94,7 @@ def new_manifest(*, artifact_kind: str, artifact_sha256: str, target: dict, prec
         artifact_kind: ``"tensorrt-plan"`` or ``"onnx"``.
         artifact_sha256: hex sha256 of the engine file.
         target: the target profile dict (with ``"name"``).
-        precision: one of :data:`PRECISIONS`.
+        precision: one of :data:`xnet_edge.targets.PRECISIONS`.
         inputs, outputs: ``[{"name", "shape", "dtype"}]``.
         preprocessing, model: from the ONNX metadata.
         onnx_file, onnx_sha256: the copy of the input ONNX in the folder.
