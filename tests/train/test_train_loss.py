@@ -91,3 +91,15 @@ def test_log_gradient_loss_matches_numpy_and_ignores_global_scale():
     scaled = log_gradient_loss(t(gt * 3.7), t(gt), t(mask))
     assert float(scaled) == pytest.approx(0.0, abs=1e-12)
     assert float(silog_loss(t(gt * 3.7), t(gt), t(mask))) > 1.0
+
+
+def test_loss_and_metrics_count_the_same_pixels():
+    values = [0.0, -1.0, 0.1, 0.05, 1.0, 10.0, 10.5, float("nan"), float("inf")]
+    expected = [False, False, True, False, True, True, False, False, False]
+    tensor = valid_depth_mask(torch.tensor(values), 0.1, 10.0)
+    assert tensor.dtype == torch.bool and tensor.tolist() == expected
+    assert valid_depth_mask(np.array(values), 0.1, 10.0).tolist() == expected
+    inside = [True] * 5 + [False] * 4
+    assert valid_depth_mask(torch.tensor(values), 0.1, None, mask=torch.tensor(inside)).tolist() == \
+        valid_depth_mask(np.array(values), 0.1, None, mask=np.array(inside)).tolist() == \
+        [False, False, True, False, True, False, False, False, False]

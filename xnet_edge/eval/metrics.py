@@ -37,16 +37,29 @@ _ALIGN_HELP = "use none, median, lstsq, lstsq-shift or disparity"
 IGNORE_INDEX = 255
 
 
-def valid_depth_mask(gt: np.ndarray, min_depth: float = 1e-3, max_depth: Optional[float] = None,
-                     mask: Optional[np.ndarray] = None) -> np.ndarray:
-    """Boolean mask of pixels whose ground truth counts: finite, > 0, within [min_depth, max_depth]."""
-    gt = np.asarray(gt)
+def valid_depth_mask(gt, min_depth: float = 1e-3, max_depth: Optional[float] = None, mask=None):
+    """Pixels whose ground truth counts: finite, > 0, within [min_depth, max_depth], inside ``mask``.
+
+    The one rule for the metrics and the training loss: ``gt`` may be a numpy array or a
+    torch tensor (torch is not imported here; a tensor is recognized by its ``isfinite`` method).
+
+    Args:
+        gt: ground-truth depth in metres, any shape.
+        min_depth, max_depth: the range that counts (max_depth None = no cap).
+        mask: optional boolean mask of the same kind, broadcastable to ``gt``.
+
+    Returns:
+        A boolean array (or tensor) shaped like ``gt``.
+    """
+    is_tensor = not isinstance(gt, np.ndarray) and callable(getattr(gt, "isfinite", None))
+    if not is_tensor:
+        gt = np.asarray(gt)
     with np.errstate(invalid="ignore"):
-        valid = np.isfinite(gt) & (gt > 0) & (gt >= min_depth)
+        valid = (gt.isfinite() if is_tensor else np.isfinite(gt)) & (gt > 0) & (gt >= min_depth)
         if max_depth is not None:
-            valid &= gt <= max_depth
+            valid = valid & (gt <= max_depth)
     if mask is not None:
-        valid &= np.asarray(mask, dtype=bool)
+        valid = valid & (mask.bool() if is_tensor else np.asarray(mask, dtype=bool))
     return valid
 
 

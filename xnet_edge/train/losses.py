@@ -6,18 +6,7 @@ from typing import Optional
 
 import torch
 
-
-def valid_depth_mask(target: torch.Tensor, min_depth: float, max_depth: float) -> torch.Tensor:
-    """Pixels whose ground truth is finite and inside (min_depth, max_depth].
-
-    Args:
-        target: ground-truth depth in metres, any shape.
-        min_depth, max_depth: the supervised range.
-
-    Returns:
-        Boolean tensor shaped like ``target``.
-    """
-    return torch.isfinite(target) & (target > min_depth) & (target <= max_depth)
+from ..eval.metrics import valid_depth_mask  # noqa: F401  (the loss supervises the pixels the metrics score)
 
 
 def silog_loss(pred: torch.Tensor, target: torch.Tensor, mask: Optional[torch.Tensor] = None, *,
