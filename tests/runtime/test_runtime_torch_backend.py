@@ -7,8 +7,7 @@ import pytest
 
 from xnet_edge.errors import CheckpointError, InputSizeError, UsageError
 from xnet_edge.runtime import Runtime, StageTimes
-from xnet_edge.models.registry import demo_model_name
-from xnet_edge.runtime.backend_torch import is_demo
+from xnet_edge.bundled import demo_model_name, is_demo
 
 
 def test_checkpoint_matches_model_predict(tiny_model, tiny_checkpoint, rgb_image):

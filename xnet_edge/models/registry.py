@@ -9,16 +9,11 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
+from ..bundled import demo_checkpoint, is_demo
 from ..errors import UsageError, XnetEdgeError
 from .config import XNetConfig
 
 _REGISTRY: dict[str, Callable[..., XNetConfig]] = {}
-
-#: The model a bare ``"demo"`` names (``load_checkpoint("demo")``, ``xnet-edge infer demo``).
-DEMO_MODEL = "xnet_lite0"
-#: Folder of checkpoints that ship with the package (``checkpoint="demo"``).
-BUNDLED_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
-
 
 def register_model(fn: Callable[..., XNetConfig]) -> Callable[..., XNetConfig]:
     """Register a variant function (returning an XNetConfig) under its own name."""
@@ -46,46 +41,6 @@ def model_config(name: str, **overrides) -> XNetConfig:
         raise UsageError(f"unknown model {name!r}{hint}")
     config = _REGISTRY[name]()
     return config.replace(**overrides) if overrides else config
-
-
-def bundled_demo_models() -> list[str]:
-    """Names of the models whose demo checkpoint ships with the package."""
-    return sorted(p.name.removesuffix("_demo.safetensors") for p in BUNDLED_CHECKPOINTS.glob("*_demo.safetensors"))
-
-
-def demo_model_name(spec: str, bundled: Optional[list[str]] = None) -> str:
-    """The model a ``"demo"`` / ``"demo:MODEL"`` spec names.
-
-    Args:
-        spec: "demo" (:data:`DEMO_MODEL`, or the only bundled model) or "demo:MODEL".
-        bundled: model names with a bundled demo checkpoint (default: :func:`bundled_demo_models`).
-
-    Raises:
-        UsageError: no demo checkpoint ships for the model (or none at all).
-    """
-    bundled = bundled_demo_models() if bundled is None else bundled
-    name = spec.split(":", 1)[1] if ":" in spec else None
-    if name is None:
-        if DEMO_MODEL in bundled:
-            name = DEMO_MODEL
-        elif len(bundled) == 1:
-            name = bundled[0]
-        else:
-            raise UsageError(f"'demo' is ambiguous or unavailable; bundled demo checkpoints: "
-                             f"{', '.join(bundled) or 'none'} (use demo:MODEL)")
-    if name not in bundled:
-        raise UsageError(f"no demo checkpoint ships for {name!r}; demo checkpoints exist for: "
-                         f"{', '.join(bundled) or 'none'}")
-    return name
-
-
-def demo_checkpoint(spec: str = "demo") -> Path:
-    """The bundled checkpoint file a ``"demo"`` / ``"demo:MODEL"`` spec names.
-
-    Raises:
-        UsageError: see :func:`demo_model_name`.
-    """
-    return BUNDLED_CHECKPOINTS / f"{demo_model_name(spec)}_demo.safetensors"
 
 
 def resolve_checkpoint(name: str, checkpoint: Union[str, os.PathLike]) -> Path:
@@ -181,7 +136,7 @@ def load_checkpoint(path: Union[str, os.PathLike], **overrides):
 
     Args:
         path: an xnet-edge ``.safetensors`` checkpoint, or ``"demo"`` / ``"demo:MODEL"`` for a
-            bundled demo model (see :func:`demo_model_name`).
+            bundled demo model (see :func:`xnet_edge.bundled.demo_model_name`).
         **overrides: config fields to change that do not alter the weights (e.g. input_size).
 
     Returns:
@@ -192,7 +147,7 @@ def load_checkpoint(path: Union[str, os.PathLike], **overrides):
     """
     from .checkpoint import read_checkpoint
 
-    if str(path) == "demo" or str(path).startswith("demo:"):
+    if is_demo(path):
         path = demo_checkpoint(str(path))
     config, _, _ = read_checkpoint(path)
     return create_model(config.name, checkpoint=path, **overrides)

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from ..bundled import is_demo
 from ..engine.manifest import (MANIFEST_NAME, EngineCompatibilityError, HashMismatchError, ensure_compatible,
                                read_manifest)
 from ..errors import UsageError
 from ..io_utils import sha256_file
 from ..platform import machine_info
-from .backend_torch import is_demo
 
 #: artifact kind -> the backend that runs it
 BACKEND_FOR_KIND = {"onnx": "onnxruntime", "tensorrt-plan": "tensorrt", "checkpoint": "torch"}

@@ -15,6 +15,7 @@ from typing import Optional
 import numpy as np
 
 from .._deps import require
+from ..bundled import demo_model_name, is_demo
 from ..errors import UsageError
 from ..preprocess import check_input_size
 from .backend import Backend
@@ -23,12 +24,6 @@ from .spec import Preprocessing, TensorSpec
 from .timing import HookList
 
 DEVICES = ("auto", "cpu", "cuda")
-
-
-def is_demo(spec: str | Path) -> bool:
-    """True for ``"demo"`` and ``"demo:MODEL"`` (a string check: the ONNX Runtime path uses it without torch)."""
-    text = str(spec)
-    return text == "demo" or text.startswith("demo:")
 
 
 def resolve_device(torch, device: Optional[str]) -> str:
@@ -70,7 +65,6 @@ class TorchBackend(Backend):
     def __init__(self, checkpoint: str | Path, device: Optional[str] = "auto", fused: Optional[bool] = None):
         torch = require("torch")
         from ..models import create_model, read_checkpoint
-        from ..models.registry import demo_model_name
 
         self._torch = torch
         self.device = resolve_device(torch, device)
