@@ -176,7 +176,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if not torch.cuda.is_available():
         print("bench_gpu_e2e: no CUDA GPU; nothing to measure", file=sys.stderr)
         return 1
-    from xnet_edge.cli.common import print_table
+    from xnet_edge.tables import print_table
 
     rows = [row for dname in args.dtypes for row in bench_dtype(args, dname)]
     props = torch.cuda.get_device_properties(0)

@@ -363,7 +363,7 @@ def _interrupt(signum, frame):
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
-    from xnet_edge.cli.common import print_table
+    from xnet_edge.tables import print_table
 
     if args.quick:
         args.dtypes = ["fp16"]

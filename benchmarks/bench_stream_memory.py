@@ -171,8 +171,9 @@ def main() -> int:
     parser.add_argument("--out", default="bench_out/stream_memory", help="output folder")
     args = parser.parse_args()
 
-    from xnet_edge.cli.common import parse_size, print_table
     from xnet_edge.io_utils import write_json_atomic
+    from xnet_edge.preprocess import parse_size
+    from xnet_edge.tables import print_table
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -106,7 +106,7 @@ def main(argv=None) -> int:
 
     import torch
 
-    from xnet_edge.cli.common import print_table
+    from xnet_edge.tables import print_table
     from xnet_edge.io_utils import write_json_atomic
     from xnet_edge import create_model
     from xnet_edge.models import load_checkpoint, read_checkpoint

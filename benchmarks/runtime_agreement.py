@@ -40,7 +40,7 @@ INT8_MIN_D1 = 0.95
 def prepare(args, out: Path) -> dict:
     """Checkpoint, ONNX, INT8 Q/DQ ONNX and the two cpu engine folders (reused unless --rebuild)."""
     import xnet_edge
-    from xnet_edge.cli.common import parse_size
+    from xnet_edge.preprocess import parse_size
     from xnet_edge.demo import calibrate_int8
     from xnet_edge.engine.build import build_engine
     from xnet_edge.export import export_onnx
@@ -82,7 +82,7 @@ def main() -> int:
     parser.add_argument("--rebuild", action="store_true", help="redo export, calibration and engines")
     args = parser.parse_args()
 
-    from xnet_edge.cli.common import print_table
+    from xnet_edge.tables import print_table
     from xnet_edge.data import middlebury_motorcycle
     from xnet_edge.eval import depth_metrics
     from xnet_edge.io_utils import write_json_atomic

@@ -159,21 +159,27 @@ def model_calls(models, sizes, batches, dtypes) -> list[tuple[str, Callable[[], 
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    from ..cli.common import print_table, size_arg
+    from ..errors import UsageError
+    from ..preprocess import parse_size
+    from ..tables import print_table
 
     p = argparse.ArgumentParser(description="Compile the fused kernels for a GPU arch and report registers/spills.")
     p.add_argument("--arch", type=int, default=90, help="compute capability ×10 (90 = H100)")
     p.add_argument("--sm-count", type=int, default=H100_SMS)
     p.add_argument("--models", nargs="+", default=["xnet_lite0", "xnet_convnext_tiny"])
-    p.add_argument("--sizes", nargs="+", type=size_arg, default=[(256, 320)], metavar="HxW")
+    p.add_argument("--sizes", nargs="+", default=["256x320"], metavar="HxW")
     p.add_argument("--batches", nargs="+", type=int, default=[1])
     p.add_argument("--dtypes", nargs="+", choices=["fp16", "bf16", "fp32"], default=["fp16"])
     p.add_argument("--ieee", action="store_true", help="fp32 dots in IEEE fp32 (cudnn.allow_tf32=False), not TF32")
     p.add_argument("--up-mode", choices=["auto", *heuristics.UP_MODES], default="auto",
                    help="force every smaller input through one path (default: the heuristic's choice)")
     args = p.parse_args(argv)
+    try:
+        sizes = [parse_size(s) for s in args.sizes]
+    except UsageError as exc:
+        p.error(str(exc))
     torch.backends.cudnn.allow_tf32 = not args.ieee
-    calls = model_calls(args.models, args.sizes, args.batches, args.dtypes)
+    calls = model_calls(args.models, sizes, args.batches, args.dtypes)
     with heuristics.override_up_mode(None if args.up_mode == "auto" else args.up_mode):
         rows = audit(calls, args.arch, args.sm_count)
     print_table(rows, ["op", "kernel", "config", "registers", "stack", "shared"])

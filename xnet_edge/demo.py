@@ -288,7 +288,7 @@ def run_demo(out_dir: str | Path, *, duration_s: float = 2.0, iterations: int = 
         UsageError: ``out_dir`` is a file.
         XnetEdgeError: a step failed (its message says which).
     """
-    from .cli.common import print_table
+    from .tables import print_table
     from .io_utils import write_json_atomic
 
     files = DemoFiles(Path(out_dir))

@@ -10,6 +10,7 @@ crop the padding -> resize back to the original size.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,18 @@ from .errors import InputSizeError, UsageError
 
 #: Images larger than this (pixels per side) are downscaled before anything else.
 MAX_SIDE = 8192
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """Parse ``"256x320"`` (or ``256,320``) into (H, W).
+
+    Raises:
+        UsageError: not two positive integers.
+    """
+    m = re.fullmatch(r"\s*(\d+)\s*[x×,]\s*(\d+)\s*", str(text))
+    if not m or int(m.group(1)) <= 0 or int(m.group(2)) <= 0:
+        raise UsageError(f"bad size {text!r}: expected HxW, e.g. 256x320")
+    return int(m.group(1)), int(m.group(2))
 
 
 def check_input_size(height: int, width: int, stride: int) -> None:

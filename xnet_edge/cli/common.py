@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 
 from ..errors import UsageError
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """Parse ``"256x320"`` (or ``256,320``) into (H, W).
-
-    Raises:
-        UsageError: not two positive integers.
-    """
-    m = re.fullmatch(r"\s*(\d+)\s*[x×,]\s*(\d+)\s*", str(text))
-    if not m or int(m.group(1)) <= 0 or int(m.group(2)) <= 0:
-        raise UsageError(f"bad size {text!r}: expected HxW, e.g. 256x320")
-    return int(m.group(1)), int(m.group(2))
+from ..preprocess import parse_size
+from ..tables import print_table  # noqa: F401  (the commands print their tables through here)
 
 
 def size_arg(text: str) -> tuple[int, int]:
-    """argparse ``type=`` wrapper around :func:`parse_size` (errors exit 2 via argparse)."""
+    """argparse ``type=`` wrapper around :func:`xnet_edge.preprocess.parse_size` (errors exit 2 via argparse)."""
     try:
         return parse_size(text)
     except UsageError as exc:
@@ -100,16 +89,3 @@ def require_torch(command: str) -> None:
     from .._deps import TORCH_EXTRA, require_extra
 
     require_extra(TORCH_EXTRA, f"xnet-edge {command}")
-
-
-def print_table(rows: list[dict], columns: list[str], file=None) -> None:
-    """Print ``rows`` as an aligned plain-text table with the given column order."""
-    import sys
-
-    file = file or sys.stdout
-    cells = [[str(r.get(c, "")) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) if cells else len(c) for i, c in enumerate(columns)]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths)), file=file)
-    print("  ".join("-" * w for w in widths), file=file)
-    for row in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths)), file=file)

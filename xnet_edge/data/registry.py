@@ -79,7 +79,7 @@ def _open_arc2017(path: str, opts: dict) -> DepthDataset:
 
 
 def _open_synthetic(path: str, opts: dict) -> DepthDataset:
-    from ..cli.common import parse_size
+    from ..preprocess import parse_size
     from .synthetic import DEFAULT_SIZE, SyntheticDataset
 
     count = int(_number(path or 0, "scene count"))

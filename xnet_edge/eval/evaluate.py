@@ -48,7 +48,7 @@ class EvalReport(JsonReport):
     per_image: list = field(default_factory=list)
 
     def table_row(self) -> dict:
-        """One row of formatted numbers for :func:`xnet_edge.cli.common.print_table`."""
+        """One row of formatted numbers for :func:`xnet_edge.tables.print_table`."""
         row = {"dataset": self.dataset, "align": self.align or "none", "images": self.images}
         row.update({k: _format(self.metrics[k]) for k in DEPTH_METRIC_KEYS})
         row["ms/img"] = f"{1e3 * self.seconds_per_image:.1f}"
