@@ -17,8 +17,6 @@ from .collect import make_session
 from .data import augmented_crops, builtin_images
 from .sensitivity import relative_error
 
-EVAL_METRICS = ("abs_rel", "rmse", "d1")
-
 
 def heldout_inputs(preprocessing, count: int = 8, seed: int = 1234) -> list[np.ndarray]:
     """Held-out network inputs: the builtin held-out photos, then seeded crops of them."""

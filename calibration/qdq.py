@@ -83,10 +83,6 @@ def quantize_weight(weight: np.ndarray, axis: int, max_level: int = INT8_MAX) ->
     return q.astype(np.int8), scale
 
 
-def _dtype_enum(dtype: str) -> int:
-    return {"int8": onnx.TensorProto.INT8, "uint8": onnx.TensorProto.UINT8}[dtype]
-
-
 def _np_dtype(dtype: str):
     return {"int8": np.int8, "uint8": np.uint8}[dtype]
 

@@ -56,11 +56,6 @@ def exportable(value: bool = True) -> Iterator[None]:
         _EXPORTABLE[0] = saved
 
 
-def triton_installed() -> bool:
-    """True if the triton package can be found (it is not imported)."""
-    return _TRITON_INSTALLED
-
-
 def _needs_grad(tensors: Iterable[Optional[torch.Tensor]]) -> bool:
     return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 

@@ -59,10 +59,6 @@ def test_demo_names():
 
 
 def test_fused_option_reaches_the_model(tiny_checkpoint, rgb_image, tiny_model):
-    from xnet_edge.runtime.backend_torch import fused_supported
-
-    if not fused_supported():
-        pytest.skip("this build's create_model has no fused option")
     from xnet_edge.kernels import is_fused
 
     with Runtime(tiny_checkpoint, device="cpu") as plain, Runtime(tiny_checkpoint, device="cpu", fused=True) as rt:

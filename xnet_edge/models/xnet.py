@@ -39,7 +39,6 @@ class XNet(nn.Module):
         enc_channels = dict(zip(encoder.feature_info.reduction(), encoder.feature_info.channels()))
         family, stages = build_reversed_decoder(decoder_backbone)
         stages = self._check_levels(stages, enc_channels)
-        self.decoder_family = family.name
         act = family_activation(decoder_backbone) if config.bridge_act == "auto" else config.bridge_act
         norm = family.norm if config.bridge_norm == "auto" else config.bridge_norm
         self.act = act

@@ -6,8 +6,6 @@ asks for the fused Triton bridge kernels when the model factory offers them.
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import time
 from pathlib import Path
 from typing import Optional
@@ -38,22 +36,13 @@ def resolve_device(torch, device: Optional[str]) -> str:
     return device
 
 
-def fused_supported() -> bool:
-    """True when the model factory takes a ``fused`` option (parameter or config field)."""
-    from ..models import XNetConfig, create_model
-
-    if "fused" in inspect.signature(create_model).parameters:
-        return True
-    return "fused" in {f.name for f in dataclasses.fields(XNetConfig)}
-
-
 class TorchBackend(Backend):
     """Runs an xnet-edge model checkpoint in PyTorch.
 
     Args:
         checkpoint: a ``.safetensors`` checkpoint, ``"demo"`` or ``"demo:MODEL"``.
         device: "auto", "cpu", "cuda" or "cuda:N".
-        fused: use the fused Triton bridge kernels (None: on CUDA when the factory offers them).
+        fused: use the fused Triton bridge kernels (None: on CUDA only).
 
     Raises:
         MissingDependencyError: torch is not installed.
@@ -68,19 +57,15 @@ class TorchBackend(Backend):
 
         self._torch = torch
         self.device = resolve_device(torch, device)
-        supported = fused_supported()
-        if fused and not supported:
-            raise UsageError("fused kernels were requested but this xnet-edge build has no fused model option")
         # Fused Triton bridges pay off on CUDA only; elsewhere they would run the same PyTorch ops.
-        self.fused = supported and (self.device.startswith("cuda") if fused is None else bool(fused))
-        kwargs = {"fused": self.fused} if supported else {}
+        self.fused = self.device.startswith("cuda") if fused is None else bool(fused)
         if is_demo(checkpoint):
             name, source = demo_model_name(str(checkpoint)), "demo"
         else:
             config, _, _ = read_checkpoint(checkpoint)
             name, source = config.name, checkpoint
         self.path = str(checkpoint)
-        self.model = create_model(name, checkpoint=source, **kwargs).to(self.device).eval()
+        self.model = create_model(name, checkpoint=source, fused=self.fused).to(self.device).eval()
         cfg = self.model.config
         channels = 1 if cfg.task == "depth" else cfg.num_classes
         out_name = "depth" if cfg.task == "depth" else "logits"

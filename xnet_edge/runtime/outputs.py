@@ -30,8 +30,6 @@ DEFAULT_FORMATS = ("npy", "png16", "color")
 SEGMENTATION_FORMATS = ("labels", "labels-npy", "seg-color")
 #: weight of the palette colour when ``overlay`` blends it over the input
 OVERLAY_ALPHA = 0.5
-#: the largest depth a 16-bit millimetre PNG can hold
-PNG16_MAX_M = 65.535
 
 
 @dataclass(frozen=True)
