@@ -140,7 +140,7 @@ def load_checkpoint(path: Union[str, os.PathLike], **overrides):
         **overrides: config fields to change that do not alter the weights (e.g. input_size).
 
     Returns:
-        The model, in eval mode only if the caller sets it.
+        The model, in eval mode (fused as :func:`create_model` decides).
 
     Raises:
         CheckpointError: unreadable, tampered or mismatched checkpoint.
