@@ -43,9 +43,10 @@ from xnet_edge.calibration.graph import GraphIndex, find_layers
 from xnet_edge.calibration.observers import METHODS, compute_amax
 from xnet_edge.calibration.pipeline import input_means, load_fp32_model
 from xnet_edge.calibration.placement import make_plan
-from xnet_edge.calibration.profiling import layer_speedups, profile_ops
 from xnet_edge.calibration.qdq import write_qdq_model
 from xnet_edge.calibration.sensitivity import relative_error, run_model
+
+from ort_profiling import layer_speedups, profile_ops  # benchmarks/ort_profiling.py, next to this script
 
 COLUMNS = ["model", "engine graph", "rel. error vs FP32", "AbsRel", "delta1", "ORT 2T (ms)", "ORT x FP32 (2T)",
            "ORT x FP32 (1T)", "calib (s)"]
@@ -152,7 +153,7 @@ def accuracy(rows, fp32, contract, heldout, refs, max_depth):
 
 
 def _ort_runner(path, x, threads):
-    from xnet_edge.calibration.profiling import cpu_session
+    from ort_profiling import cpu_session
 
     session = cpu_session(path, threads)
     return lambda: session.run(None, {"image": x})
@@ -268,7 +269,7 @@ def main(argv=None) -> int:
                 for r in rows[1:] if "ORT CPU" in r["engine graph"]}
     int8_ops = {Path(p).name: prof.to_dict() for p, prof in profiles.items()}
 
-    from xnet_edge.cli.common import print_table
+    from xnet_edge.tables import print_table
 
     print_table([fmt(r, columns) for r in rows], columns)
     default = Path(next(r["path"] for r in rows if r["model"] == "xnet-edge max" and "ORT" in r["engine graph"])).name

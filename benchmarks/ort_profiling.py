@@ -1,7 +1,7 @@
 """ONNX Runtime CPU latency and per-operator profiles: which ops run in INT8, and what they cost.
 
-Used to decide where INT8 pays on a CPU (see docs/quantization.md) and by
-``benchmarks/bench_quant.py``. Latency follows the trtexec method in small:
+Used to decide where INT8 pays on a CPU (see docs/quantization.md) by
+``benchmarks/bench_quant.py``; benchmark tooling, so it lives here and not in the package. Latency follows the trtexec method in small:
 warm-up, then interleaved rounds so that several models share the same machine
 conditions, and the median of all timed runs.
 """
@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .._deps import require
+from xnet_edge._deps import require
 
 
 def cpu_session(path: str, threads: int = 0, profile_prefix: str | None = None):
@@ -150,7 +150,7 @@ def layer_speedups(fp32: OpProfile, int8: OpProfile, layers, model=None) -> dict
     Returns:
         ``{kind: {"layers", "fp32_ms", "int8_ms", "speedup"}}`` (layers found in both profiles).
     """
-    from .graph import GraphIndex
+    from xnet_edge.calibration.graph import GraphIndex
 
     index = GraphIndex(model) if model is not None else None
     out: dict[str, dict] = {}

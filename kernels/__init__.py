@@ -8,8 +8,14 @@
   modules for fused ones with the same parameters.
 * ``set_exportable`` / ``is_exportable`` / ``exportable`` — force the reference
   ops (ONNX export), timm style.
-* ``shapes`` — the real models' bridge/pyramid shapes and random arguments (benchmarks);
-  ``aot`` — compile the kernels for a GPU arch without a GPU and report registers/spills.
+* ``shapes`` — the real models' bridge/pyramid shapes and random arguments;
+  ``aot`` — compile the kernels for a GPU arch without a GPU and report registers/spills
+  (``python -m xnet_edge.kernels.aot``). Both are tools for these kernels rather than for
+  benchmarks alone, so they ship with them: ``aot`` checks that a change to a kernel or to its
+  block-size heuristics still compiles without spills for the user's GPU (sm_87 on a Jetson
+  Orin, for example) on a machine without one, and ``shapes`` is the catalogue of the shapes
+  the real models run that ``aot``, the kernel tests and ``benchmarks/bench_kernels.py``
+  share. Neither is imported by the package.
 
 Importing this package never imports triton; the kernels load on first use.
 """

@@ -1,4 +1,8 @@
-"""ONNX Runtime profiling helpers: op tables, latency rounds, per-layer INT8 speed-ups."""
+"""ONNX Runtime profiling helpers (benchmarks/ort_profiling.py): op tables, latency rounds, per-layer speed-ups."""
+
+import importlib.util
+import sys
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -7,8 +11,21 @@ from xnet_edge.calibration.collect import collect_statistics
 from xnet_edge.calibration.graph import GraphIndex, find_layers
 from xnet_edge.calibration.observers import compute_amax
 from xnet_edge.calibration.placement import plan_onnxruntime
-from xnet_edge.calibration.profiling import layer_speedups, measure_latency, profile_ops
 from xnet_edge.calibration.qdq import write_qdq_model
+
+
+def _load_benchmark_module(name):
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"xnet_edge_bench_tests_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_profiling = _load_benchmark_module("ort_profiling")
+layer_speedups, measure_latency, profile_ops = _profiling.layer_speedups, _profiling.measure_latency, \
+    _profiling.profile_ops
 
 
 def test_profiles_show_int8_kernels_and_match_layers(tiny_model, tmp_path):
