@@ -250,7 +250,7 @@ def _open_voc(path: str, opts: dict) -> SegmentationDataset:
 
 
 def _open_synthetic(path: str, opts: dict) -> SegmentationDataset:
-    from ..cli.common import parse_size
+    from ..preprocess import parse_size
     from .synthetic import DEFAULT_SIZE
 
     count = _positive_int(path, "synthetic scene count (synthetic:N)")
