@@ -5,8 +5,13 @@ created. TensorRT, CUDA bindings, Triton and ONNX Runtime load only inside the
 functions that use them.
 """
 
+from pathlib import Path as _Path
+
+from ._checkout import map_checkout_packages as _map_checkout_packages
 from ._version import __version__
 from .errors import CheckpointError, InputSizeError, MissingDependencyError, UsageError, XnetEdgeError
+
+_map_checkout_packages(__name__, _Path(__file__).resolve().parent)  # kernels/, calibration/ in a plain checkout
 
 _MODEL_API = {"create_model", "list_models", "load_checkpoint", "save_checkpoint", "model_config",
               "register_model", "XNetConfig"}
