@@ -101,3 +101,23 @@ def test_demo_loads_by_name_like_create_model():
         load_checkpoint("demo:test_xnet_effnet")
     for (k, a), (_, b) in zip(demo.state_dict().items(), same.state_dict().items()):
         assert torch.equal(a, b), k
+
+
+def test_load_checkpoint_reads_and_hashes_the_file_once(saved, monkeypatch):
+    from xnet_edge.models import checkpoint
+
+    model, path = saved
+    calls = []
+    real = checkpoint.read_checkpoint
+    monkeypatch.setattr(checkpoint, "read_checkpoint", lambda p: calls.append(p) or real(p))
+    loaded = load_checkpoint(path, fused=False, input_size=(128, 160))
+    assert calls == [path]
+    assert loaded.config.input_size == (128, 160) and not loaded.training
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))
+
+
+def test_unknown_timm_architecture_is_a_usage_error():
+    from xnet_edge.models.registry import build_model, model_config
+
+    with pytest.raises(UsageError, match="timm has no architecture 'no_such_backbone'"):
+        build_model(model_config("test_xnet_effnet", encoder="no_such_backbone"))

@@ -54,7 +54,7 @@ def build_model(config: XNetConfig, pretrained: Any = False):
     """Instantiate an XNet from a config, loading backbone weights as ``pretrained`` says."""
     import timm
 
-    from .weights import split_pretrained, timm_kwargs
+    from .weights import split_pretrained
     from .xnet import XNet
 
     enc_spec, dec_spec = split_pretrained(pretrained)
@@ -69,7 +69,7 @@ def build_model(config: XNetConfig, pretrained: Any = False):
 def _timm_create(timm, arch: str, spec, **kwargs):
     from .weights import timm_kwargs
 
-    if arch not in timm.list_models():
+    if not timm.is_model(arch):
         raise UsageError(f"timm has no architecture {arch!r}")
     try:
         return timm.create_model(arch, **timm_kwargs(arch, spec), **kwargs)
@@ -107,7 +107,7 @@ def create_model(name: str, pretrained: Any = False, checkpoint: Optional[Union[
         UsageError: unknown name or option.
         CheckpointError: the checkpoint is missing, tampered with or does not fit.
     """
-    from .checkpoint import load_state_into, read_checkpoint
+    from .checkpoint import read_checkpoint
 
     if checkpoint is None:
         model = build_model(model_config(name, **overrides), pretrained)
@@ -117,6 +117,13 @@ def create_model(name: str, pretrained: Any = False, checkpoint: Optional[Union[
     if config.name != name:
         from ..errors import CheckpointError
         raise CheckpointError(f"{path} holds a {config.name!r} model, not {name!r}")
+    return _model_from_checkpoint(config, tensors, path, fused, overrides)
+
+
+def _model_from_checkpoint(config: XNetConfig, tensors: dict, path, fused: Optional[bool], overrides: dict):
+    """The model of a checkpoint already read (and hash-checked) by ``read_checkpoint``."""
+    from .checkpoint import load_state_into
+
     model = build_model(config.replace(**overrides) if overrides else config, pretrained=False)
     load_state_into(model, tensors, str(path))
     return _maybe_fuse(model.eval(), fused)
@@ -137,7 +144,8 @@ def load_checkpoint(path: Union[str, os.PathLike], **overrides):
     Args:
         path: an xnet-edge ``.safetensors`` checkpoint, or ``"demo"`` / ``"demo:MODEL"`` for a
             bundled demo model (see :func:`xnet_edge.bundled.demo_model_name`).
-        **overrides: config fields to change that do not alter the weights (e.g. input_size).
+        **overrides: config fields to change that do not alter the weights (e.g. input_size),
+            and ``fused`` as in :func:`create_model`.
 
     Returns:
         The model, in eval mode (fused as :func:`create_model` decides).
@@ -149,5 +157,6 @@ def load_checkpoint(path: Union[str, os.PathLike], **overrides):
 
     if is_demo(path):
         path = demo_checkpoint(str(path))
-    config, _, _ = read_checkpoint(path)
-    return create_model(config.name, checkpoint=path, **overrides)
+    config, tensors, _ = read_checkpoint(path)  # read and hash-checked once
+    fused = overrides.pop("fused", None)
+    return _model_from_checkpoint(config, tensors, path, fused, overrides)
