@@ -81,3 +81,17 @@ def test_bad_weight_sources(tmp_path):
     garbage.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="cannot read"):
         read_state_dict(garbage)
+
+
+def test_state_dict_wrappers_and_prefixes(tmp_path):
+    state = {"conv.weight": torch.ones(2, 3), "bn.bias": torch.zeros(2)}
+    layouts = {"plain": state, "ddp": {f"module.{k}": v for k, v in state.items()},
+               "compiled": {"state_dict": {f"_orig_mod.{k}": v for k, v in state.items()}},
+               "tutorial": {"epoch": 3, "model_state_dict": {f"module.{k}": v for k, v in state.items()}}}
+    for name, obj in layouts.items():
+        torch.save(obj, tmp_path / f"{name}.pth")
+        loaded = read_state_dict(tmp_path / f"{name}.pth")
+        assert list(loaded) == list(state) and all(torch.equal(loaded[k], state[k]) for k in state), name
+    torch.save(torch.ones(3), tmp_path / "tensor.pth")
+    with pytest.raises(CheckpointError, match="does not hold a state dict"):
+        read_state_dict(tmp_path / "tensor.pth")

@@ -52,30 +52,39 @@ def _load_failure(exc: Exception) -> str:
 def read_state_dict(path: Union[str, os.PathLike]) -> dict[str, torch.Tensor]:
     """Load a state dict from .safetensors or a torch file without unpickling arbitrary objects.
 
+    timm's own ``load_state_dict`` reads the file (``weights_only`` for torch files), unwraps
+    ``state_dict`` / ``model`` and strips DDP / torch.compile prefixes; a ``model_state_dict``
+    wrapper (PyTorch's tutorial layout) is unwrapped here as well. EMA weights are not preferred:
+    the file's main weights load, as a plain ``torch.load`` would give them.
+
     Raises:
         CheckpointError: missing, unreadable or not a state dict.
     """
+    from timm.models import clean_state_dict, load_state_dict
+
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"weights file not found: {path}")
     try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-            return load_file(str(path))
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = load_state_dict(str(path), use_ema=False)
+    except AttributeError:  # timm's prefix cleaning met something that is not a dict
+        raise CheckpointError(f"{path} does not hold a state dict of tensors") from None
     except Exception as exc:  # corrupt files raise many types
         raise CheckpointError(f"cannot read weights from {path}: {_load_failure(exc)}") from exc
-    for key in ("state_dict", "model", "model_state_dict"):
-        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
-            obj = obj[key]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+    if isinstance(obj.get("model_state_dict"), dict):
+        obj = clean_state_dict(obj["model_state_dict"])
+    if not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise CheckpointError(f"{path} does not hold a state dict of tensors")
-    return {k.removeprefix("module."): v for k, v in obj.items()}
+    return obj
 
 
 def match_state_dict(source: dict[str, torch.Tensor], target: dict[str, torch.Tensor],
                      origin: str) -> dict[str, torch.Tensor]:
     """Map ``source`` onto ``target``'s names: by name when they agree, else by order and shape.
+
+    Like timm's ``remap_state_dict`` for the by-order case, but it refuses a different tensor
+    count or shape with a :class:`CheckpointError` (timm checks with ``assert``, which
+    ``python -O`` removes, and ``zip`` would silently drop extra tensors).
 
     Raises:
         CheckpointError: names differ and the tensors do not line up one-to-one by shape.
