@@ -49,14 +49,16 @@ def motorcycle_metrics(model_paths: dict[str, str], preprocessing, *, max_depth:
     Returns:
         ``{label: {metric: value}}``.
     """
-    from ..data import middlebury_motorcycle
-    from ..eval import depth_metrics
+    from ..data import open_dataset
+    from ..eval import score_sample
 
-    rgb, gt = middlebury_motorcycle()
+    scene, key = open_dataset("motorcycle"), str(align or "none")
     results = {}
     for label, path in model_paths.items():
-        pred = predict_depth(make_session(str(path)), rgb, preprocessing)
-        results[label] = depth_metrics(pred, gt, min_depth=1e-3, max_depth=max_depth, align=align)
+        session = make_session(str(path))
+        _, scores = score_sample(lambda rgb: predict_depth(session, rgb, preprocessing), scene, aligns=(align,),
+                                 max_depth=max_depth)
+        results[label] = scores[key]
     return results
 
 

@@ -168,20 +168,19 @@ def motorcycle_step(files: DemoFiles, threads: Optional[int]) -> dict:
         ``{"rgb", "gt", "depth": {precision: HxW}, "metrics": {precision: {"metric": {...},
         "median_aligned": {...}}}, "int8_vs_fp32": {...}}``.
     """
-    from .data import middlebury_motorcycle
-    from .eval.metrics import depth_metrics
+    from .data import open_dataset
+    from .eval import depth_metrics, score_sample
     from .runtime import Runtime
 
-    rgb, gt = middlebury_motorcycle()
+    scene = open_dataset("motorcycle")
+    rgb, gt = scene[0]
     depth, metrics, max_depth = {}, {}, None
     for precision, engine in (("fp32", files.engine_fp32), ("int8", files.engine_int8)):
         with Runtime(engine, threads=threads) as rt:
-            depth[precision] = rt.predict(rgb)
             max_depth = rt.max_depth
+            depth[precision], scores = score_sample(rt, scene, aligns=(None, "median"), max_depth=max_depth)
         _save_npy(files.depth(precision), depth[precision])
-        metrics[precision] = {"metric": depth_metrics(depth[precision], gt, max_depth=max_depth),
-                              "median_aligned": depth_metrics(depth[precision], gt, max_depth=max_depth,
-                                                              align="median")}
+        metrics[precision] = {"metric": scores["none"], "median_aligned": scores["median"]}
     agreement = depth_metrics(depth["int8"], depth["fp32"], max_depth=max_depth)
     return {"rgb": rgb, "gt": gt, "depth": depth, "metrics": metrics, "int8_vs_fp32": agreement}
 

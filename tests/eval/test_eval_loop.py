@@ -7,7 +7,7 @@ import pytest
 
 from xnet_edge.data import NYU_EIGEN_CROP, open_dataset
 from xnet_edge.errors import UsageError
-from xnet_edge.eval import depth_metrics, evaluate
+from xnet_edge.eval import depth_metrics, evaluate, score_sample
 
 SPEC = "synthetic:3?size=64x96&seed=11"
 
@@ -68,3 +68,23 @@ def test_evaluate_usage_errors():
         evaluate(Oracle(ds), ds, align="mean", progress=False)
     with pytest.raises(UsageError, match="max_images"):
         evaluate(Oracle(ds), ds, max_images=0, progress=False)
+
+
+def test_score_sample_is_one_image_of_evaluate_under_each_alignment(tiny_model):
+    ds = open_dataset(SPEC + "&crop=eigen")
+    calls = []
+
+    def predict(rgb):
+        calls.append(1)
+        return tiny_model.predict(rgb)
+
+    pred, scores = score_sample(predict, ds, 1, aligns=(None, "median"), max_depth=5.0)
+    assert len(calls) == 1 and pred.shape == ds[1][1].shape and set(scores) == {"none", "median"}
+    single = [ds[1]]  # a plain list: no crop, no range of its own
+    for align, name in ((None, "none"), ("median", "median")):
+        report = evaluate(tiny_model, ds, align=align, max_depth=5.0, progress=False)
+        assert scores[name] == pytest.approx({k: v for k, v in report.per_image[1].items() if k != "index"})
+        mask = NYU_EIGEN_CROP.mask(*pred.shape)
+        assert scores[name] == pytest.approx(depth_metrics(pred, ds[1][1], max_depth=5.0, align=align, mask=mask))
+        assert score_sample(predict, single, aligns=(align,))[1][name] == \
+            pytest.approx(depth_metrics(pred, ds[1][1], align=align))

@@ -98,6 +98,50 @@ def depth_range(dataset, min_depth: Optional[float] = None,
     return lo, hi
 
 
+def score_depth(pred: np.ndarray, gt: np.ndarray, dataset=None, *, align: Optional[str] = None,
+                min_depth: Optional[float] = None, max_depth: Optional[float] = None) -> dict:
+    """Depth metrics of one prediction under a dataset's protocol: the piece of :func:`evaluate` per image.
+
+    Args:
+        pred: predicted depth in metres, HxW (resized to the ground truth's size when it differs).
+        gt: the ground-truth depth.
+        dataset: whose depth range and crop apply (None: 1e-3 m, no cap, no crop).
+        align: None, "median", "lstsq" or "lstsq-shift".
+        min_depth, max_depth: override the dataset's range.
+
+    Returns:
+        :func:`~xnet_edge.eval.metrics.depth_metrics` of the prediction.
+    """
+    lo, hi = depth_range(dataset, min_depth, max_depth)
+    gt = np.asarray(gt, dtype=np.float32)
+    pred = _resize_to(np.asarray(pred, dtype=np.float32), gt.shape)
+    mask = dataset.eval_mask(*gt.shape) if hasattr(dataset, "eval_mask") else None
+    return depth_metrics(pred, gt, min_depth=lo, max_depth=hi, align=align, mask=mask)
+
+
+def score_sample(predictor: Any, dataset, index: int = 0, *, aligns=(None,), min_depth: Optional[float] = None,
+                 max_depth: Optional[float] = None) -> tuple[np.ndarray, dict]:
+    """Predict one sample of ``dataset`` once and score it under each alignment.
+
+    ``score_sample(Runtime(engine), open_dataset("motorcycle"), aligns=(None, "median"))`` is the
+    Middlebury Motorcycle score the demo, ``calibrate --eval`` and the training report give.
+
+    Args:
+        predictor: as for :func:`evaluate`.
+        dataset: a dataset (or any indexable of (rgb, depth) pairs).
+        index: which sample.
+        aligns: the alignments to score.
+        min_depth, max_depth: override the dataset's range.
+
+    Returns:
+        (the prediction, ``{align name ("none", "median", ...): metrics}``).
+    """
+    rgb, gt = dataset[index]
+    pred = _predict(predictor, rgb)
+    return pred, {str(a or "none"): score_depth(pred, gt, dataset, align=a, min_depth=min_depth, max_depth=max_depth)
+                  for a in aligns}
+
+
 def evaluate(predictor: Any, dataset, *, max_images: Optional[int] = None, align: Optional[str] = None,
              min_depth: Optional[float] = None, max_depth: Optional[float] = None,
              progress: bool = True) -> EvalReport:
@@ -134,10 +178,7 @@ def evaluate(predictor: Any, dataset, *, max_images: Optional[int] = None, align
         start = time.perf_counter()
         pred = _predict(predictor, rgb)
         predict_time += time.perf_counter() - start
-        gt = np.asarray(gt, dtype=np.float32)
-        pred = _resize_to(pred, gt.shape)
-        mask = dataset.eval_mask(*gt.shape) if hasattr(dataset, "eval_mask") else None
-        m = depth_metrics(pred, gt, min_depth=lo, max_depth=hi, align=align, mask=mask)
+        m = score_depth(pred, gt, dataset, align=align, min_depth=lo, max_depth=hi)
         if np.isnan(m["abs_rel"]):
             skipped += 1
         else:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-import numpy as np
 import torch
 
 from .data import build_scene_set
@@ -47,12 +46,10 @@ def motorcycle_metrics(model, *, min_depth: float = 1e-3, input_size: Optional[S
     Returns:
         ``{align_name: metrics}`` (max depth: the model's ``max_depth``).
     """
-    from ..data import middlebury_motorcycle
-    from ..eval import depth_metrics
+    from ..data import open_dataset
+    from ..eval import score_sample
 
-    rgb, depth = middlebury_motorcycle()[:2]
-    pred = model.predict(rgb, input_size=tuple(input_size) if input_size else None)
-    return {str(a or "none"): {k: float(v) for k, v in depth_metrics(
-                pred, np.asarray(depth, np.float32), min_depth=min_depth,
-                max_depth=model.config.max_depth, align=a).items()}
-            for a in aligns}
+    size = tuple(input_size) if input_size else None
+    _, scores = score_sample(lambda rgb: model.predict(rgb, input_size=size), open_dataset("motorcycle"),
+                             aligns=aligns, min_depth=min_depth, max_depth=model.config.max_depth)
+    return {name: {k: float(v) for k, v in metrics.items()} for name, metrics in scores.items()}
