@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     import torch
 
-    from xnet_edge.cli.common import print_table
+    from xnet_edge.tables import print_table
     from xnet_edge.data.seg_readers import SyntheticSegmentation
     from xnet_edge.io_utils import write_json_atomic
     from xnet_edge.models import load_checkpoint, read_checkpoint

@@ -8,7 +8,7 @@ from xnet_edge.data.seg_readers import SyntheticSegmentation
 from xnet_edge.data.synthetic import CLASS_NAMES
 from xnet_edge.eval import evaluate_segmentation
 from xnet_edge.models import read_checkpoint
-from xnet_edge.models.registry import bundled_demo_models, demo_checkpoint, demo_model_name
+from xnet_edge.bundled import bundled_demo_models, demo_checkpoint, demo_model_name
 
 
 def test_segmentation_demo_loads_by_name():
