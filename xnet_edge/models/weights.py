@@ -41,7 +41,8 @@ def lite0_package_file() -> Path:
 def _load_failure(exc: Exception) -> str:
     """One line for a failed torch.load (its own message for weights_only refusals is a page long)."""
     text = str(exc)
-    unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    # timm's loader re-raises torch's refusal as a RuntimeError; the global's name is in the cause
+    unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", f"{exc.__cause__ or ''}\n{text}")
     if unsafe:
         return (f"it holds a pickled object ({unsafe.group(1)}), which xnet-edge never unpickles; "
                 "save a plain state dict (or .safetensors)")
