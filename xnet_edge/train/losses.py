@@ -6,7 +6,7 @@ from typing import Optional
 
 import torch
 
-from ..eval.metrics import valid_depth_mask  # noqa: F401  (the loss supervises the pixels the metrics score)
+from ..eval.metrics import valid_depth_mask  # the loss supervises the pixels the metrics score
 
 
 def silog_loss(pred: torch.Tensor, target: torch.Tensor, mask: Optional[torch.Tensor] = None, *,
@@ -34,7 +34,7 @@ def silog_loss(pred: torch.Tensor, target: torch.Tensor, mask: Optional[torch.Te
     if pred.shape != target.shape:
         raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
     if mask is None:
-        mask = torch.isfinite(target) & (target > 0)
+        mask = valid_depth_mask(target, min_depth=0.0)
     if not bool(mask.any()):
         return pred.sum() * 0.0
     d = torch.log(pred[mask].clamp_min(eps)) - torch.log(target[mask])
