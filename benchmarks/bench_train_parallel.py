@@ -70,7 +70,7 @@ def main() -> None:
                      args.skip) for t in args.modes if t != "ddp"]
     if "ddp" in args.modes:
         rows.append(_ddp_row(args))
-    from xnet_edge.cli.common import print_table
+    from xnet_edge.tables import print_table
 
     print(f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after; {os.cpu_count()} CPUs")
     print_table(rows, ["mode", "s_per_step", "images_per_s", "steps_timed"])
