@@ -66,6 +66,8 @@ setup(
         "ros": ["rosbags>=0.10"],
         # optional alternative CPU engine, measured side by side in benchmarks/bench_quant.py
         "openvino": ["openvino>=2024.0"],
+        # Hugging Face transformers depth models (Depth Anything, DPT), e.g. for the bring-your-own-model tests
+        "hf": ["transformers>=4.45"],
     },
     entry_points={"console_scripts": ["xnet-edge = xnet_edge.cli:main"]},
 )

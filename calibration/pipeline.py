@@ -236,5 +236,9 @@ def _evaluate(onnx_path, folder: Path, contract, options) -> dict:
     quantized = {"int8_tensorrt": str(folder / FILES["tensorrt"]), "int8_cpu": str(folder / FILES["onnxruntime"])}
     if options.fp16:
         quantized["fp16"] = str(folder / FILES["fp16"])
+    from ..eval import default_alignment
+
+    align = options.eval_align if contract.output.is_metric or contract.task != "depth" \
+        else default_alignment(contract.output_kind)  # relative outputs: their standard alignment
     return evaluate_models(str(onnx_path), quantized, contract.preprocessing, task=contract.task,
-                           max_depth=contract.max_depth, align=options.eval_align)
+                           max_depth=contract.max_depth, align=align)

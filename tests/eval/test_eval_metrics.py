@@ -97,3 +97,19 @@ def test_segmentation_metrics_by_hand():
     assert miou(np.zeros((2, 2)), np.zeros((2, 2)), 4) == 1.0
     with pytest.raises(UsageError, match="class ids"):
         confusion_matrix(np.full((2, 2), 5), np.zeros((2, 2)), 3)
+
+
+def test_inverse_depth_alignment_recovers_an_affine_inverse_depth():
+    """MiDaS / Depth Anything protocol: scale and shift fitted in inverse-depth space."""
+    from xnet_edge.eval import default_alignment, report_alignments
+
+    rng = np.random.default_rng(0)
+    gt = rng.uniform(1.0, 10.0, (2, 20, 30))
+    inverse = 3.0 / gt + 0.2  # relative inverse depth: unknown scale and shift
+    exact = depth_metrics(inverse, gt, max_depth=10.0, align="lstsq-shift-inverse")
+    assert exact["abs_rel"] < 1e-9 and exact["d1"] == 1.0
+    assert depth_metrics(inverse, gt, max_depth=10.0, align="lstsq-shift")["abs_rel"] > 0.1  # wrong space
+    assert default_alignment("inverse-depth") == default_alignment("disparity") == "lstsq-shift-inverse"
+    assert default_alignment("relative-depth") == "lstsq-shift" and default_alignment("metric-depth") is None
+    assert report_alignments("metric-depth") == (None, "median")
+    assert report_alignments("inverse-depth") == ("lstsq-shift-inverse",)

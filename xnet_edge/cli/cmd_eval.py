@@ -20,7 +20,7 @@ from ..errors import UsageError
 from .common import (add_runtime_arguments, nonnegative_float, positive_float, positive_int, print_table,
                      runtime_options)
 
-_ALIGN_CHOICES = ["none", "median", "lstsq", "lstsq-shift", "disparity"]
+_ALIGN_CHOICES = ["auto", "none", "median", "lstsq", "lstsq-shift", "disparity", "lstsq-shift-inverse"]
 
 
 def register(sub) -> None:
@@ -36,9 +36,11 @@ def register(sub) -> None:
                         "(e.g. ?max_depth=10&crop=none)")
     p.add_argument("--max-images", type=positive_int, metavar="N", help="evaluate only the first N samples")
     p.add_argument("--align", choices=_ALIGN_CHOICES,
-                   help="per-image scale (median, lstsq), scale+shift (lstsq-shift) or scale+shift of inverse "
-                        "depth (disparity) alignment; default: the dataset's (none: metric depth; disparity "
-                        "for aloe, whose ground truth is relative)")
+                   help="per-image scale (median, lstsq), scale+shift (lstsq-shift), scale+shift of inverse "
+                        "depth (disparity), or scale+shift of an inverse-depth output in inverse-depth space "
+                        "(lstsq-shift-inverse); default (auto): lstsq-shift for relative-depth models, "
+                        "lstsq-shift-inverse for inverse-depth and disparity models (the MiDaS / Depth Anything "
+                        "protocol), else the dataset's (none: metric depth; disparity for aloe)")
     p.add_argument("--min-depth", type=nonnegative_float, metavar="M", help="override the dataset's minimum depth")
     p.add_argument("--max-depth", type=positive_float, metavar="M", help="override the dataset's depth cap")
     p.add_argument("--json", metavar="PATH", help="write the report (with per-image metrics) as JSON")
@@ -70,14 +72,14 @@ def run(args) -> int:
         if runtime.task == "segmentation":
             return _run_segmentation(args, runtime)
         dataset = open_dataset(args.dataset)
-        align = args.align or getattr(dataset, "default_align", None) or "none"
-        align = None if align == "none" else align
+        align = _alignment(args.align, runtime.output_kind, dataset)
         report = evaluate(runtime, dataset, max_images=args.max_images, align=align,
                           min_depth=args.min_depth, max_depth=args.max_depth, progress=not args.no_progress)
     print_table([report.table_row()], TABLE_COLUMNS)
     protocol = report.protocol
     cap = "none" if protocol["max_depth"] is None else f"{protocol['max_depth']:g} m"
-    print(f"protocol: depth {protocol['min_depth']:g} m .. {cap}, crop {protocol['crop'] or 'none'}"
+    print(f"protocol: depth {protocol['min_depth']:g} m .. {cap}, crop {protocol['crop'] or 'none'}, "
+          f"alignment {align or 'none'} ({runtime.output_kind} model)"
           + (f"; {report.skipped} image(s) without valid ground truth skipped" if report.skipped else ""))
     if args.json:
         write_json_atomic(args.json, {"artifact": str(args.artifact), "dataset_spec": args.dataset,
@@ -90,12 +92,25 @@ def run(args) -> int:
     return 0
 
 
+def _alignment(requested, output_kind: str, dataset):
+    """The alignment to use: for ``auto`` (or nothing), the output kind's standard one for a model
+    without a metric scale, else the dataset's default; otherwise the requested one."""
+    from ..eval import default_alignment
+
+    if requested in (None, "auto"):
+        standard = default_alignment(output_kind)
+        if standard is not None:
+            return standard
+        requested = getattr(dataset, "default_align", None) or "none"
+    return None if requested == "none" else requested
+
+
 def _run_segmentation(args, runtime) -> int:
     from ..data.seg_readers import open_segmentation_dataset
     from ..eval import SEG_TABLE_COLUMNS, evaluate_segmentation
     from ..io_utils import write_json_atomic
 
-    if args.align not in (None, "none") or args.min_depth is not None or args.max_depth is not None:
+    if args.align not in (None, "none", "auto") or args.min_depth is not None or args.max_depth is not None:
         raise UsageError("--align, --min-depth and --max-depth are for depth models; this is a segmentation model")
     dataset = open_segmentation_dataset(args.dataset)
     report = evaluate_segmentation(runtime, dataset, num_classes=runtime.num_classes, max_images=args.max_images,

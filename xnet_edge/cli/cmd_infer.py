@@ -52,6 +52,9 @@ def register(sub) -> None:
     out.add_argument("--colormap", default="turbo", help="matplotlib colormap for color output (default turbo)")
     out.add_argument("--depth-range", metavar="NEAR,FAR", help="fixed colormap range in metres (default: per frame)")
     out.add_argument("--depth-only", action="store_true", help="color output without the input beside it")
+    out.add_argument("--depth-scale", type=float, metavar="S",
+                     help="relative-depth models: metres = S * output; inverse-depth / disparity: S / output "
+                          "(e.g. focal x baseline); enables png16 and ply for them")
     out.add_argument("--overlay", action="store_true", help="segmentation: blend the seg-color palette over the input")
     out.add_argument("--queue-size", type=positive_int, default=4, help="frames buffered between stages")
     out.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -111,7 +114,7 @@ def run(args) -> int:
     if args.summary_json:
         check_writable(args.summary_json, "--summary-json")
     open_writer(args.output, args.format, args.intrinsics, args.colormap, args.depth_range,  # usage errors first
-                overlay=args.overlay)
+                overlay=args.overlay, depth_scale=args.depth_scale)
     source, bag_out = _bag_io(args)
     sinks = [bag_out] if bag_out is not None else []
     view = None
@@ -126,7 +129,7 @@ def run(args) -> int:
             sinks.append(view)
         result = infer(args.artifact, source, args.output, formats=args.format, intrinsics=args.intrinsics,
                        colormap=args.colormap, depth_range=args.depth_range, with_input=not args.depth_only,
-                       overlay=args.overlay, gt=args.gt, max_frames=args.max_frames, queue_size=args.queue_size,
+                       overlay=args.overlay, depth_scale=args.depth_scale, gt=args.gt, max_frames=args.max_frames, queue_size=args.queue_size,
                        progress=not args.no_progress, sinks=sinks, runtime_options=runtime_options(args))
     finally:
         if view is not None:

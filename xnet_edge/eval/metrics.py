@@ -18,6 +18,13 @@ A pixel is valid where the ground truth is finite, positive and inside
 ``[min_depth, max_depth]`` (and inside ``mask`` if given). Predictions are
 aligned (optionally), then clipped to ``[min_depth, max_depth]`` -- the standard
 protocol, which also keeps the logarithms finite.
+
+Alignment for models without a metric scale (:data:`DEFAULT_ALIGNMENT`): affine-invariant
+depth gets a least-squares scale and shift in depth (``lstsq-shift``); inverse depth and
+disparity (MiDaS, Depth Anything) get it in inverse-depth space (``lstsq-shift-inverse``: fit
+``s * p + t`` to ``1 / d``, then ``p' = 1 / max(s * p + t, 1 / max_depth)``), the zero-shot
+protocol of MiDaS (Ranftl et al., 2020) and Depth Anything (Yang et al., 2024). Metric models
+are scored as predicted, and median-scaled when asked.
 """
 
 from __future__ import annotations
@@ -31,10 +38,31 @@ from ..errors import UsageError
 DEPTH_METRIC_KEYS = ("abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "d1", "d2", "d3", "silog")
 #: Metrics where larger is better (the others: smaller is better).
 HIGHER_IS_BETTER = frozenset({"d1", "d2", "d3"})
-ALIGN_MODES = (None, "median", "lstsq", "lstsq-shift", "disparity")
-_ALIGN_HELP = "use none, median, lstsq, lstsq-shift or disparity"
+ALIGN_MODES = (None, "median", "lstsq", "lstsq-shift", "disparity", "lstsq-shift-inverse")
+_ALIGN_HELP = "use none, median, lstsq, lstsq-shift, disparity or lstsq-shift-inverse"
 #: Ground-truth label that segmentation metrics and losses skip (the VOC / Cityscapes "void").
 IGNORE_INDEX = 255
+#: The standard alignment for each depth output kind (see the module docstring).
+DEFAULT_ALIGNMENT = {"metric-depth": None, "relative-depth": "lstsq-shift", "inverse-depth": "lstsq-shift-inverse",
+                     "disparity": "lstsq-shift-inverse"}
+
+
+def default_alignment(output_kind: str) -> Optional[str]:
+    """The standard alignment for a model's output kind (None: metric depth, scored as predicted).
+
+    Raises:
+        UsageError: not a depth output kind.
+    """
+    if output_kind not in DEFAULT_ALIGNMENT:
+        raise UsageError(f"{output_kind!r} is not a depth output kind ({', '.join(DEFAULT_ALIGNMENT)})")
+    return DEFAULT_ALIGNMENT[output_kind]
+
+
+def report_alignments(output_kind: str) -> tuple[Optional[str], ...]:
+    """Alignments reported side by side: metric depth as predicted and median-scaled; any other
+    depth kind with its standard alignment only (raw relative values are not depths)."""
+    align = default_alignment(output_kind)
+    return (None, "median") if align is None else (align,)
 
 
 def valid_depth_mask(gt, min_depth: float = 1e-3, max_depth: Optional[float] = None, mask=None):
@@ -89,7 +117,7 @@ def fit_alignment(pred: np.ndarray, gt: np.ndarray, mode: Optional[str]) -> tupl
     if mode == "lstsq":
         pp = float(p @ p)
         return (float(p @ g) / pp if pp > 0 else 1.0), 0.0
-    # lstsq-shift: solve [[sum p^2, sum p], [sum p, n]] [s, t] = [sum p g, sum g]
+    # lstsq-shift(-inverse): solve [[sum p^2, sum p], [sum p, n]] [s, t] = [sum p g, sum g]
     a = np.array([[p @ p, p.sum()], [p.sum(), float(p.size)]])
     b = np.array([p @ g, g.sum()])
     if abs(np.linalg.det(a)) < 1e-12 * max(1.0, abs(a[0, 0] * a[1, 1])):
@@ -124,7 +152,11 @@ def _image_metrics(pred, gt, valid, min_depth, max_depth, align) -> Optional[dic
     # NaN predictions count as the worst near value; +inf is clipped to the cap below
     p = np.nan_to_num(p, nan=min_depth, posinf=np.inf, neginf=min_depth)
     finite = np.isfinite(p)
-    if align == "disparity":
+    if align == "lstsq-shift-inverse":  # p is inverse depth itself: align it to 1/d, then invert
+        scale, shift = fit_alignment(p[finite], 1.0 / g[finite], align)
+        floor = 1.0 / (max_depth if max_depth is not None else float(g.max()))
+        p = 1.0 / np.maximum(p * scale + shift, floor)
+    elif align == "disparity":
         finite &= p > 0
         scale, shift = fit_alignment(p[finite], g[finite], align)
         disparity = scale / np.where(p > 0, p, np.inf) + shift

@@ -98,9 +98,19 @@ class GroundTruthScorer:
                 raise UsageError("--gt FILE scores one input image; for several frames pass a folder of "
                                  "ground-truth files named after them (<stem>.npy / <stem>.png / <stem>.pfm)")
             self._single = load_ground_truth(path)
+        self.alignments: tuple[Optional[str], ...] = ALIGNMENTS
         self.per_frame: dict[Optional[str], list[dict]] = {a: [] for a in ALIGNMENTS}
         self.missing: list[str] = []
         self._lock = threading.Lock()
+
+    def set_model(self, max_depth: Optional[float], output_kind: str = "metric-depth") -> None:
+        """The model's range and output kind: metric depth is scored as predicted and median-scaled,
+        other depth kinds with their standard alignment only (:func:`xnet_edge.eval.report_alignments`)."""
+        from ..eval import report_alignments
+
+        self.max_depth = max_depth
+        self.alignments = report_alignments(output_kind)
+        self.per_frame = {a: [] for a in self.alignments}
 
     def add(self, stem: str, depth: np.ndarray) -> None:
         """Score one prediction (resized to the ground truth's size if they differ)."""
@@ -115,7 +125,7 @@ class GroundTruthScorer:
                 return
             gt = load_ground_truth(found)
         pred = depth if depth.shape == gt.shape else resize_bilinear(depth, gt.shape)
-        scores = {a: depth_metrics(pred, gt, max_depth=self.max_depth, align=a) for a in ALIGNMENTS}
+        scores = {a: depth_metrics(pred, gt, max_depth=self.max_depth, align=a) for a in self.alignments}
         with self._lock:
             for align, values in scores.items():
                 if np.isfinite(values["abs_rel"]):
@@ -125,6 +135,6 @@ class GroundTruthScorer:
         """Mean metrics per alignment, frames scored and frames without ground truth."""
         from ..eval import mean_metrics
 
-        return {"frames": len(self.per_frame[None]), "missing_ground_truth": list(self.missing),
+        return {"frames": len(self.per_frame[self.alignments[0]]), "missing_ground_truth": list(self.missing),
                 "max_depth": self.max_depth,
-                "metrics": {(a or "none"): mean_metrics(self.per_frame[a]) for a in ALIGNMENTS}}
+                "metrics": {(a or "none"): mean_metrics(self.per_frame[a]) for a in self.alignments}}

@@ -79,7 +79,8 @@ def _as_intrinsics(value) -> Optional[Intrinsics]:
 
 
 def open_writer(output, formats=None, intrinsics=None, colormap: str = "turbo",
-                depth_range=None, with_input: bool = True, overlay: bool = False) -> Optional[OutputWriter]:
+                depth_range=None, with_input: bool = True, overlay: bool = False,
+                depth_scale: Optional[float] = None) -> Optional[OutputWriter]:
     """The file writer for :func:`infer`'s options (None without an output folder).
 
     Strings are parsed as on the command line (``"npy,png16"``, ``"fx,fy,cx,cy"``, ``"near,far"``);
@@ -97,13 +98,13 @@ def open_writer(output, formats=None, intrinsics=None, colormap: str = "turbo",
     depth_range = parse_range(depth_range) if isinstance(depth_range, str) or depth_range is None \
         else tuple(map(float, depth_range))
     return OutputWriter(output, formats, _as_intrinsics(intrinsics), colormap=colormap,
-                        depth_range=depth_range, with_input=with_input, overlay=overlay)
+                        depth_range=depth_range, with_input=with_input, overlay=overlay, depth_scale=depth_scale)
 
 
 def infer(artifact: Any, inputs: Any, output: Optional[str | Path] = None, *,
           formats: Optional[str | Sequence[str]] = None, intrinsics: Any = None, colormap: str = "turbo",
           depth_range: Any = None, with_input: bool = True, overlay: bool = False,
-          gt: Optional[str | Path] = None,
+          depth_scale: Optional[float] = None, gt: Optional[str | Path] = None,
           max_frames: Optional[int] = None, queue_size: int = 4, progress: bool = False,
           sinks: Sequence[ResultSink] = (), runtime_options: Optional[Mapping[str, Any]] = None) -> InferResult:
     """Run a model over a stream of frames and write the results.
@@ -125,7 +126,11 @@ def infer(artifact: Any, inputs: Any, output: Optional[str | Path] = None, *,
         colormap, depth_range, with_input: the ``color`` output's colormap, fixed (near, far) range
             (per-frame percentiles when None) and whether the input is shown beside it.
         overlay: segmentation: ``seg-color`` blends the palette over the input.
-        gt: ground truth to score against (see :class:`~.groundtruth.GroundTruthScorer`).
+        depth_scale: for depth models without a metric scale (relative / inverse depth, disparity),
+            what makes metres for ``png16`` and ``ply`` (:func:`~.outputs.to_metric`); without it
+            those formats are skipped for them.
+        gt: ground truth to score against (see :class:`~.groundtruth.GroundTruthScorer`); depth
+            kinds without a metric scale are aligned the standard way (:func:`xnet_edge.eval.report_alignments`).
         max_frames: stop after this many frames (spec inputs).
         queue_size: frames buffered between stages (bounds memory).
         progress: show a progress bar.
@@ -142,7 +147,7 @@ def infer(artifact: Any, inputs: Any, output: Optional[str | Path] = None, *,
     """
     from .runtime import Runtime
 
-    writer = open_writer(output, formats, intrinsics, colormap, depth_range, with_input, overlay)
+    writer = open_writer(output, formats, intrinsics, colormap, depth_range, with_input, overlay, depth_scale)
     source = FrameSource(str(inputs), max_frames) if isinstance(inputs, (str, Path)) else inputs
     try:
         scorer = None
@@ -173,6 +178,7 @@ def infer(artifact: Any, inputs: Any, output: Optional[str | Path] = None, *,
     incomplete = getattr(source, "incomplete", None)
     if incomplete and not summary.stopped:
         summary.stopped = incomplete
+    summary.notes.extend(writer.notes if writer is not None else [])
     return InferResult(summary, info, scorer.report() if scorer is not None else None,
                        Path(output) if output is not None else None)
 
@@ -184,12 +190,12 @@ def _fit_to_task(runtime, writer: Optional[OutputWriter], scorer) -> None:
         if classes is None and runtime.task == "segmentation":  # not declared: the logits' channels, if fixed
             shape = runtime.contract.primary_output.shape
             classes = shape[1] if len(shape) == 4 and shape[1] > 0 else None
-        writer.bind(runtime.task, classes)
+        writer.bind(runtime.output_kind, classes)
     if scorer is not None and runtime.task == "segmentation":
         raise UsageError("--gt scores depth; for a segmentation model use xnet-edge eval --dataset "
                          "folder:DIR (images + label PNGs)")
     if scorer is not None:
-        scorer.max_depth = runtime.max_depth
+        scorer.set_model(runtime.max_depth, runtime.output_kind)
 
 
 class _FileSink:

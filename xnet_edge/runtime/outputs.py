@@ -4,6 +4,10 @@ Depth models: ``.npy`` metres, 16-bit PNG millimetres, colorized PNG, ``.ply`` p
 Segmentation models: class-id PNG (8-bit up to 256 classes, else 16-bit), ``.npy`` of the ids,
 and a colour PNG through a fixed palette (optionally blended over the input).
 
+A depth model without a metric scale (relative / inverse depth, disparity) gets its raw output
+in the ``.npy`` and a colour image with a per-frame range; millimetres and point clouds need a
+``depth_scale`` (:func:`to_metric`) and are skipped without one.
+
 Every file is written through a temporary file and a rename, so an interrupted run never
 leaves half a file. OpenCV encodes the PNGs and matplotlib provides the colormaps; both
 are imported when used.
@@ -21,6 +25,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .._deps import require
+from ..contract import RELATIVE_KINDS
 from ..errors import UsageError, XnetEdgeError
 from ..io_utils import write_bytes_atomic
 
@@ -92,6 +97,19 @@ def parse_range(text: Optional[str]) -> Optional[tuple[float, float]]:
     return lo, hi
 
 
+def to_metric(values: np.ndarray, output_kind: str, scale: float) -> np.ndarray:
+    """Metres from a relative output and a known scale: ``scale * x`` for relative depth,
+    ``scale / x`` for inverse depth and disparity (e.g. focal length x baseline); metric depth
+    is returned unchanged. Non-positive inverse values become 0 (no depth)."""
+    x = np.asarray(values, dtype=np.float32)
+    if output_kind == "metric-depth":
+        return x
+    if output_kind == "relative-depth":
+        return x * np.float32(scale)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x > 0, np.float32(scale) / x, 0.0).astype(np.float32)
+
+
 def depth_to_png16(depth: np.ndarray) -> np.ndarray:
     """Metres -> uint16 millimetres (the RealSense/ROS convention): invalid -> 0, far clipped to 65535."""
     d = np.asarray(depth, dtype=np.float64)
@@ -155,14 +173,16 @@ def color_bar(height: int, colormap: str, depth_range: tuple[float, float]) -> n
     return strip
 
 
-def colorize(depth: np.ndarray, colormap: str = "turbo", depth_range: Optional[tuple[float, float]] = None
-             ) -> np.ndarray:
+def colorize(depth: np.ndarray, colormap: str = "turbo", depth_range: Optional[tuple[float, float]] = None,
+             inverse: bool = False) -> np.ndarray:
     """Depth -> HxWx3 uint8 RGB through a matplotlib colormap; invalid pixels are black.
 
     Args:
-        depth: (H, W) metres.
+        depth: (H, W) metres (or relative values).
         colormap: a matplotlib colormap name.
         depth_range: (near, far) mapped to the colormap's ends; per-image percentiles when None.
+        inverse: the values grow towards the camera (inverse depth, disparity); near keeps the
+            colour it has for metric depth.
 
     Raises:
         UsageError: unknown colormap.
@@ -172,6 +192,8 @@ def colorize(depth: np.ndarray, colormap: str = "turbo", depth_range: Optional[t
     lo, hi = depth_range or color_range(d)
     valid = np.isfinite(d) & (d > 0)
     index = np.clip((np.nan_to_num(d) - lo) / (hi - lo) * 255.0, 0, 255).astype(np.uint8)
+    if inverse:
+        index = 255 - index
     rgb = lut[index]
     rgb[~valid] = 0
     return rgb
@@ -314,6 +336,8 @@ class OutputWriter:
         with_input: put the input image left of the colorized depth.
         overlay: "seg-color" blends the palette over the input instead of the bare palette.
         num_classes: segmentation classes (sets the label image's bit depth; see :meth:`bind`).
+        depth_scale: for depth kinds without a metric scale, what makes metres (:func:`to_metric`);
+            without it ``png16`` and ``ply`` are skipped for them (see ``notes``).
 
     Raises:
         UsageError: "ply" without intrinsics, or a bad colormap.
@@ -322,8 +346,13 @@ class OutputWriter:
     def __init__(self, folder: str | Path, formats: Optional[Sequence[str]] = DEFAULT_FORMATS,
                  intrinsics: Optional[Intrinsics] = None, colormap: str = "turbo",
                  depth_range: Optional[tuple[float, float]] = None, with_input: bool = True,
-                 overlay: bool = False, num_classes: Optional[int] = None):
+                 overlay: bool = False, num_classes: Optional[int] = None, depth_scale: Optional[float] = None):
         self.folder = Path(folder)
+        self.notes: list[str] = []
+        self.output_kind = "metric-depth"
+        if depth_scale is not None and not float(depth_scale) > 0:
+            raise UsageError(f"--depth-scale must be > 0, got {depth_scale}")
+        self.depth_scale = None if depth_scale is None else float(depth_scale)
         self.formats = None if formats is None else tuple(formats)
         if self.formats is not None and "ply" in self.formats and intrinsics is None:
             raise UsageError("--format ply needs the camera intrinsics: --intrinsics fx,fy,cx,cy")
@@ -345,16 +374,20 @@ class OutputWriter:
         """Fit the writer to the model: the task's default formats, or a check of the given ones.
 
         Args:
-            task: "segmentation" or a depth kind ("depth", "metric-depth", ...).
+            task: "segmentation" or a depth kind ("depth", "metric-depth", "inverse-depth", ...).
             num_classes: the segmentation model's classes (8-bit labels up to 256).
 
         Returns:
             self.
 
         Raises:
-            UsageError: formats of the other task were asked for.
+            UsageError: formats of the other task were asked for, or a depth scale for metric depth.
         """
         segmentation = task == "segmentation"
+        self.output_kind = "metric-depth" if task == "depth" else task
+        if self.output_kind == "metric-depth" and self.depth_scale is not None:
+            raise UsageError("--depth-scale is for relative-depth, inverse-depth and disparity models; this model "
+                             "predicts metres")
         if self.formats is None:
             self.formats = SEGMENTATION_FORMATS if segmentation else DEFAULT_FORMATS
         elif segmentation != self.segmentation:
@@ -363,6 +396,11 @@ class OutputWriter:
                              f"{', '.join(wanted)}, not {', '.join(self.formats)}")
         if segmentation and num_classes is not None:
             self.num_classes = int(num_classes)
+        needs_metres = [f for f in ("png16", "ply") if f in self.formats]
+        if self.output_kind in RELATIVE_KINDS and self.depth_scale is None and needs_metres:
+            self.formats = tuple(f for f in self.formats if f not in needs_metres)
+            self.notes.append(f"{self.output_kind} model: {' and '.join(needs_metres)} skipped (they need metres; "
+                              "give --depth-scale to convert)")
         return self
 
     def write(self, stem: str, image: Optional[np.ndarray], result: np.ndarray) -> list[Path]:
@@ -390,27 +428,31 @@ class OutputWriter:
 
     def _write_depth(self, stem: str, image: Optional[np.ndarray], depth: np.ndarray) -> list[Path]:
         written = []
-        if "npy" in self.formats:
+        if "npy" in self.formats:  # the raw output, whatever its kind
             path = self.folder / f"{stem}_depth.npy"
             write_bytes_atomic(path, npy_bytes(np.asarray(depth, dtype=np.float32)))
             written.append(path)
+        scaled = self.depth_scale is not None
+        metres = to_metric(depth, self.output_kind, self.depth_scale) if scaled else depth
         if "png16" in self.formats:
             path = self.folder / f"{stem}_depth16.png"
-            write_bytes_atomic(path, encode_png(depth_to_png16(depth)))
+            write_bytes_atomic(path, encode_png(depth_to_png16(metres)))
             written.append(path)
         color = None
-        span = self.depth_range or color_range(np.asarray(depth, dtype=np.float32))
+        in_metres = scaled or self.output_kind == "metric-depth"
+        span = self.depth_range or color_range(np.asarray(metres, dtype=np.float32))
         if "color" in self.formats or "ply" in self.formats:
-            color = colorize(depth, self.colormap, span)
+            color = colorize(metres, self.colormap, span, inverse=not in_metres and self.output_kind != "relative-depth")
         if "color" in self.formats:
             path = self.folder / f"{stem}_color.png"
             picture = side_by_side(image, color) if (self.with_input and image is not None) else color
-            picture = np.concatenate([picture, color_bar(picture.shape[0], self.colormap, span)], axis=1)
+            if in_metres:  # the bar is labelled in metres
+                picture = np.concatenate([picture, color_bar(picture.shape[0], self.colormap, span)], axis=1)
             write_bytes_atomic(path, encode_png(picture))
             written.append(path)
         if "ply" in self.formats:
             path = self.folder / f"{stem}.ply"
-            points, mask = depth_to_points(depth, self.intrinsics)
+            points, mask = depth_to_points(metres, self.intrinsics)
             rgb = self._point_colors(image, color, mask)
             write_bytes_atomic(path, ply_bytes(points, rgb))
             written.append(path)

@@ -255,7 +255,10 @@ class Runtime:
                 scores = np.stack([postprocess(channel, box) for channel in out])
                 return scores.argmax(0).astype(np.int32)
             depth = postprocess(out.reshape(box.network), box)
-            depth[~np.isfinite(depth) | (depth < 0)] = 0.0
+            invalid = ~np.isfinite(depth)
+            if self.output_kind == "metric-depth":  # relative kinds keep their sign: only the fit gives metres
+                invalid |= depth < 0
+            depth[invalid] = 0.0
             return depth
 
     # ------------------------------------------------------------------ one call
