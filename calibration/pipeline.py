@@ -40,6 +40,7 @@ from .observers import DEFAULT_PERCENTILE, METHODS, NUM_BINS, compute_amax
 from .placement import QuantPlan, make_plan, select_layers
 from .qdq import INT8_MAX, write_qdq_model
 from .sensitivity import layer_sensitivity
+from .speed import choose_cpu_layers
 from .trt_cache import format_trt_cache, trt_version_code
 
 DEFAULT_METHOD = "max"
@@ -65,6 +66,9 @@ class CalibrationOptions:
     eval_align: Optional[str] = "median"
     trt_version: str = "10.3.0"
     progress: bool = False
+    #: measure which layer kinds pay in INT8 on this CPU and quantize only those in the CPU graph
+    #: (the report's ``cpu_speed``); off: every layer, and byte-identical files for the same inputs
+    speed_check: bool = True
 
     def validate(self) -> None:
         if self.method not in METHODS:
@@ -178,17 +182,24 @@ def calibrate(onnx_path, images: ImageSource, output_dir, options: Optional[Cali
         timings["sensitivity_s"] = time.perf_counter() - t0
     keep = [r.node for r in ranking[: options.keep_fp]] if ranking else []
     chosen = select_layers(layers, keep_float=keep)
-    plans = {engine: make_plan(engine, model, chosen, amax, stats, index) for engine in ("tensorrt", "onnxruntime")}
+    means = input_means(stats, chosen) if options.bias_correction else None
+    speed = None
+    if options.speed_check:
+        t0 = time.perf_counter()
+        graph_inputs = {i.name for i in model.graph.input}  # the CPU graph keeps layers reading them float
+        cpu_layers = [l for l in chosen if l.input not in graph_inputs]
+        speed = choose_cpu_layers(model, cpu_layers, lambda subset: _qdq_graph(
+            make_plan("onnxruntime", model, subset, amax, stats, index), model, means), data.tensors[0])
+        timings["speed_check_s"] = time.perf_counter() - t0
+    plans = {"tensorrt": make_plan("tensorrt", model, chosen, amax, stats, index),
+             "onnxruntime": make_plan("onnxruntime", model, speed.layers if speed else chosen, amax, stats, index)}
     output_dir = Path(output_dir)
     files = {role: output_dir / name for role, name in FILES.items()}
     quant_info = {"method": options.method, "data_fingerprint": data.fingerprint, "keep_fp": keep,
                   "bias_correction": options.bias_correction}
-    means = input_means(stats, chosen) if options.bias_correction else None
     with atomic_dir(output_dir, merge=True) as tmp:
         for engine, plan in plans.items():
-            q = write_qdq_model(model, plan.activations, plan.layers, quantize_bias=plan.quantize_bias,
-                                input_means=means)
-            _write_model(tmp / FILES[engine], _annotate(q, {**quant_info, **plan.summary()}))
+            _write_model(tmp / FILES[engine], _annotate(_qdq_graph(plan, model, means), {**quant_info, **plan.summary()}))
         if options.fp16:
             _write_model(tmp / FILES["fp16"], _annotate(convert_fp16(model), {"precision": "fp16"}))
         else:
@@ -196,6 +207,7 @@ def calibrate(onnx_path, images: ImageSource, output_dir, options: Optional[Cali
         scales = {name: amax[name] / INT8_MAX for name in stats}
         write_bytes_atomic(tmp / FILES["cache"], format_trt_cache(scales, options.trt_version).encode())
         report = _report(onnx_path, contract, options, data, stats, amax, layers, plans, ranking, keep)
+        report["cpu_speed"] = speed.to_dict() if speed else None
         if options.evaluate:
             t0 = time.perf_counter()
             report["eval"] = _evaluate(onnx_path, tmp, contract, options)
@@ -205,6 +217,10 @@ def calibrate(onnx_path, images: ImageSource, output_dir, options: Optional[Cali
         write_bytes_atomic(tmp / FILES["report"], (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
     timings["total_s"] = time.perf_counter() - start
     return CalibrationResult(output_dir, files, report, timings)
+
+
+def _qdq_graph(plan: QuantPlan, model: onnx.ModelProto, means) -> onnx.ModelProto:
+    return write_qdq_model(model, plan.activations, plan.layers, quantize_bias=plan.quantize_bias, input_means=means)
 
 
 def _report(onnx_path, contract, options, data, stats, amax, layers, plans, ranking, keep) -> dict:

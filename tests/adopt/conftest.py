@@ -82,30 +82,9 @@ def timm_unet_onnx(path: Path, size=(64, 96)) -> Path:
 
 
 _HF_SCRIPT = """
-import sys, warnings, torch
-from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
-torch.manual_seed(0)
-hidden, layers = {hidden}, {layers}
-backbone = Dinov2Config(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=max(1, hidden // 32),
-                        intermediate_size=hidden * 4, patch_size=14, image_size=518,
-                        out_features=[f"stage{{i}}" for i in range(1, 5)], reshape_hidden_states=False)
-config = DepthAnythingConfig(backbone_config=backbone, fusion_hidden_size=hidden // 2,
-                             neck_hidden_sizes=[hidden // 4, hidden // 2, hidden, hidden],
-                             reassemble_hidden_size=hidden, head_hidden_size=hidden // 4,
-                             depth_estimation_type="relative")
-model = DepthAnythingForDepthEstimation(config).eval()
-if {save_pretrained!r}:
-    model.save_pretrained({save_pretrained!r})
-class Wrap(torch.nn.Module):
-    def __init__(self, m):
-        super().__init__()
-        self.m = m
-    def forward(self, pixel_values):
-        return self.m(pixel_values=pixel_values).predicted_depth
-with torch.no_grad(), warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    torch.onnx.export(Wrap(model), torch.zeros(1, 3, {h}, {w}), {path!r}, input_names=["pixel_values"],
-                      output_names=["predicted_depth"], opset_version=17, dynamo=False)
+from pathlib import Path
+from xnet_edge.hf import export_depth_model, random_depth_anything
+export_depth_model(random_depth_anything(hidden={hidden}, layers={layers}), Path({path!r}), ({h}, {w}))
 """
 
 
@@ -115,12 +94,10 @@ def have_transformers() -> bool:
     return importlib.util.find_spec("transformers") is not None
 
 
-def depth_anything_onnx(path: Path, size=(70, 98), hidden: int = 64, layers: int = 4,
-                        save_pretrained: str = "") -> Path:
+def depth_anything_onnx(path: Path, size=(70, 98), hidden: int = 64, layers: int = 4) -> Path:
     """transformers DepthAnythingForDepthEstimation (small random config); input 'pixel_values',
     output 'predicted_depth' (N, H, W) relative inverse depth. Sizes are multiples of 14."""
-    script = textwrap.dedent(_HF_SCRIPT).format(hidden=hidden, layers=layers, h=size[0], w=size[1],
-                                                path=str(path), save_pretrained=save_pretrained)
+    script = textwrap.dedent(_HF_SCRIPT).format(hidden=hidden, layers=layers, h=size[0], w=size[1], path=str(path))
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     done = subprocess.run([sys.executable, "-c", script], cwd=path.parent, env=env, capture_output=True, text=True)
     if done.returncode != 0:

@@ -18,7 +18,8 @@ from xnet_edge.errors import UsageError
 @pytest.fixture(scope="module")
 def calibrated(xnet_onnx, tmp_path_factory):
     out = tmp_path_factory.mktemp("calibrated")
-    result = calibrate(xnet_onnx, "builtin", out, num_images=8, keep_fp=2, sensitivity_images=2, evaluate=True)
+    result = calibrate(xnet_onnx, "builtin", out, num_images=8, keep_fp=2, sensitivity_images=2, evaluate=True,
+                       speed_check=False)  # every layer in both graphs: the placement rules are checked below
     return result, out
 
 
@@ -105,7 +106,7 @@ def test_int8_and_fp16_stay_close_to_fp32(calibrated):
 def test_same_inputs_give_byte_identical_outputs(xnet_onnx, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     for folder in (a, b):
-        calibrate(xnet_onnx, "builtin", folder, num_images=8, method="percentile")
+        calibrate(xnet_onnx, "builtin", folder, num_images=8, method="percentile", speed_check=False)
     for name in FILES.values():
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
@@ -164,10 +165,54 @@ def test_quantized_model_is_rejected(calibrated, tmp_path):
 def test_cli_happy_path_prints_tables(tiny_path, tmp_path, capsys):
     out = tmp_path / "cli"
     assert main(["calibrate", str(tiny_path), "--images", "builtin", "--num-images", "4", "--sensitivity",
-                 "--eval", "--method", "percentile", "--trt-version", "8.5.2", "--no-progress", "-o", str(out)]) == 0
+                 "--eval", "--method", "percentile", "--trt-version", "8.5.2", "--no-progress", "--no-speed-check",
+                 "-o", str(out)]) == 0
     text = capsys.readouterr().out
     assert "most sensitive layers" in text and "Middlebury Motorcycle" in text and "held-out" in text
     assert "model.int8.onnx  (6/6 layers INT8)" in text
     assert "model.int8.cpu.onnx  (5/6 layers INT8; float: encoder.stem)" in text
     header, scales = read_trt_cache(out / "calibration.cache")
     assert header == "TRT-8502-EntropyCalibration2" and "image" in scales
+
+
+def _fake_latency(times: dict):
+    """measure_latency stand-in: CPU ms by the number of quantized layers in each graph (0 = FP32)."""
+    def measure(paths, x, **kwargs):
+        out = {}
+        for path in paths:
+            model = onnx.load(path)
+            weights = {t.name for t in model.graph.initializer if t.data_type == onnx.TensorProto.INT8}
+            quantized = sum(n.op_type == "DequantizeLinear" and n.input[0] in weights for n in model.graph.node)
+            out[path] = {"cpu_median_ms": times.get(quantized, times["other"])}
+        return out
+    return measure
+
+
+def test_cpu_graph_keeps_in_float_the_layer_kinds_that_do_not_pay(tiny_path, tmp_path, monkeypatch):
+    """The choice follows measured speed: all INT8 when fastest, one kind float when that is faster,
+    everything float when no INT8 graph beats FP32 (and the report says which)."""
+    import xnet_edge.calibration.speed as speed
+
+    from xnet_edge.calibration.graph import find_layers
+
+    layers = [l for l in find_layers(onnx.load(str(tiny_path))) if l.input != "image"]  # the stem stays float
+    kinds = {l.kind for l in layers}
+    assert len(kinds) > 1
+    counted = {name: len(subset) for name, subset in speed.candidate_sets(layers).items()}
+    assert len(set(counted.values())) == len(counted)  # the fake tells the graphs apart by their layer count
+
+    def run(times, folder):
+        monkeypatch.setattr(speed, "measure_latency", _fake_latency(times))
+        return calibrate(tiny_path, "builtin", tmp_path / folder, num_images=4, fp16=False).report["cpu_speed"]
+
+    fast_all = run({0: 10.0, counted["all"]: 5.0, "other": 8.0}, "fast")
+    assert fast_all["chosen"] == "all" and fast_all["kept_float_kinds"] == []
+    kind = sorted(kinds)[0]
+    without = f"without {kind}"
+    one_float = run({0: 10.0, counted["all"]: 9.0, counted[without]: 6.0, "other": 9.5}, "one")
+    assert one_float["chosen"] == without and one_float["kept_float_kinds"] == [kind]
+    assert one_float["candidates"][without]["speedup"] == pytest.approx(10.0 / 6.0)
+    slower = run({0: 5.0, "other": 9.0}, "slower")
+    assert slower["chosen"] == "float" and "did not pay" in slower["notes"][0]
+    cpu_graph = onnx.load(str(tmp_path / "slower" / "model.int8.cpu.onnx"))
+    assert not any(n.op_type == "QuantizeLinear" for n in cpu_graph.graph.node)
