@@ -128,15 +128,17 @@ def export_step(model, files: DemoFiles, input_size) -> dict:
     return {"file": str(files.onnx), "parity_max_abs_m": result.parity.max_abs if result.parity else None}
 
 
-def calibrate_int8(onnx_path: str | Path, out_dir: str | Path, num_images: Optional[int] = None) -> Path:
+def calibrate_int8(onnx_path: str | Path, out_dir: str | Path, num_images: Optional[int] = None,
+                   speed_check: bool = True) -> Path:
     """Calibrate INT8 on the built-in real photos; returns the Q/DQ model laid out for ONNX Runtime.
 
     The folder also receives the TensorRT-placement Q/DQ model, the TensorRT calibration
-    cache and ``calibration.json`` (see ``xnet-edge calibrate``).
+    cache and ``calibration.json`` (see ``xnet-edge calibrate``). ``speed_check`` keeps in
+    float the layer kinds that do not run faster in INT8 on this CPU (calibrate's default).
     """
     from .calibration import calibrate
 
-    options = {"fp16": False}
+    options = {"fp16": False, "speed_check": speed_check}
     if num_images is not None:
         options["num_images"] = num_images
     result = calibrate(onnx_path, "builtin", out_dir, **options)
