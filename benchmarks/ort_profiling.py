@@ -18,50 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from xnet_edge._deps import require
-
-
-def cpu_session(path: str, threads: int = 0, profile_prefix: str | None = None):
-    """An ONNX Runtime CPU session with all graph optimizations (what a CPU deployment runs)."""
-    ort = require("onnxruntime")
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    if threads:
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-    if profile_prefix:
-        options.enable_profiling = True
-        options.profile_file_prefix = profile_prefix
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def measure_latency(paths: Sequence[str], x: np.ndarray, *, threads: int = 0, rounds: int = 10,
-                    runs_per_round: int = 5, warmup: int = 3, input_name: str = "image") -> dict[str, dict]:
-    """Latency of several models, measured in interleaved rounds.
-
-    Each round runs every model ``runs_per_round`` times, so a busy machine slows
-    all models alike and their ratios stay comparable.
-
-    Returns:
-        ``{path: {"median_ms", "p10_ms", "min_ms", "cpu_median_ms", "runs"}}``: wall-clock
-        figures, and the process CPU time per run (all threads; with one thread it is
-        the compute time, robust to other processes competing for the cores).
-    """
-    sessions = {p: cpu_session(p, threads) for p in paths}
-    for session in sessions.values():
-        for _ in range(warmup):
-            session.run(None, {input_name: x})
-    wall: dict[str, list[float]] = {p: [] for p in paths}
-    cpu: dict[str, list[float]] = {p: [] for p in paths}
-    for _ in range(rounds):
-        for path, session in sessions.items():
-            for _ in range(runs_per_round):
-                start, start_cpu = time.perf_counter(), time.process_time()
-                session.run(None, {input_name: x})
-                wall[path].append((time.perf_counter() - start) * 1e3)
-                cpu[path].append((time.process_time() - start_cpu) * 1e3)
-    return {p: {"median_ms": float(np.median(wall[p])), "p10_ms": float(np.percentile(wall[p], 10)),
-                "min_ms": float(np.min(wall[p])), "cpu_median_ms": float(np.median(cpu[p])), "runs": len(wall[p])}
-            for p in paths}
+from xnet_edge.calibration.speed import cpu_session, measure_latency  # noqa: F401  (calibrate measures with them too)
 
 
 @dataclass
