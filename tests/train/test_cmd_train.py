@@ -156,3 +156,42 @@ def test_resume_refuses_an_impossible_step_even_with_a_matching_hash(stopped_run
     assert main(["train", "--resume", "-o", str(stopped_run)]) == 1
     err = capsys.readouterr().err
     assert "step -3" in err and err.count("\n") == 1
+
+
+def _tiny_argv(run, *extra):
+    return ["train", "--model", "test_xnet_effnet", "--pretrained", "none", "--data", "synthetic:4",
+            "--val-data", "none", "--scene-size", "64x96", "--crop", "32x64", "--batch-size", "4", "--steps", "1",
+            "--warmup-steps", "0", "--threads", "1", "--no-progress", *extra, "-o", str(run)]
+
+
+def test_init_starts_from_a_whole_model_checkpoint(tmp_path):
+    import torch
+
+    from xnet_edge.models import create_model, load_checkpoint, save_checkpoint
+
+    torch.manual_seed(123)  # weights no seed-0 run of the trainer would draw
+    start = create_model("test_xnet_effnet", pretrained=False)
+    with torch.no_grad():
+        for p in start.parameters():
+            p.add_(torch.randn_like(p))
+    init = save_checkpoint(start, tmp_path / "start.safetensors")
+    # lr 1e-9: one step moves no weight by more than ~1e-8, so the result must still be the start
+    assert main(_tiny_argv(tmp_path / "a", "--init", str(init), "--lr", "1e-9")) == 0
+    assert main(_tiny_argv(tmp_path / "b", "--lr", "1e-9")) == 0
+    expected = dict(start.named_parameters())
+    for run, same in (("a", True), ("b", False)):
+        got = dict(load_checkpoint(tmp_path / run / "model.safetensors").named_parameters())
+        close = all(torch.allclose(got[k], expected[k], atol=1e-6) for k in expected)
+        assert close is same, run
+    settings = json.loads((tmp_path / "a" / "settings.json").read_text())
+    assert settings["init"] == str(init)
+
+
+@pytest.mark.parametrize("init, message", [("missing.safetensors", "--init"), ("demo:xnet_lite0", "--init")])
+def test_init_that_cannot_load_exits_2_and_leaves_nothing(tmp_path, capsys, init, message):
+    run = tmp_path / "run"
+    with _exit_code() as code:
+        code.value = main(_tiny_argv(run, "--init", str(tmp_path / init) if init.endswith("safetensors") else init))
+    err = capsys.readouterr().err
+    assert code.value == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not run.exists()

@@ -16,7 +16,8 @@ SEGMENTATION_MODEL = "xnet_lite0_seg"
 
 #: training options and their TrainSettings field; None defaults mean "not given"
 _TRAINING_OPTIONS = {
-    "model": "model", "task": "task", "num_classes": "num_classes", "pretrained": "pretrained", "decoder_init": "decoder_init", "data": "data",
+    "model": "model", "task": "task", "num_classes": "num_classes", "pretrained": "pretrained", "decoder_init": "decoder_init", "init": "init",
+    "data": "data",
     "val_data": "val_data", "scene_size": "scene_size", "crop": "crop", "batch_size": "batch_size",
     "epochs": "epochs", "steps": "steps", "lr": "lr", "weight_decay": "weight_decay",
     "warmup_steps": "warmup_steps", "seed": "seed", "val_seed": "val_seed", "val_limit": "val_limit",
@@ -44,6 +45,9 @@ def register(subparsers) -> None:
                                         "(default), hub, none, or a weights file")
     g.add_argument("--decoder-init", choices=("pretrained", "random"),
                    help="initialise the reversed decoder from the weights (default) or randomly (ablation)")
+    g.add_argument("--init", metavar="CHECKPOINT",
+                   help="start from this whole-model checkpoint (.safetensors, demo or demo:VARIANT) instead of "
+                        "--pretrained: fine-tune it or continue a model whose training state is gone")
     g.add_argument("--data", help="training data: synthetic:N or KIND:PATH (default synthetic:2000)")
     g.add_argument("--val-data", help="validation data each epoch, or 'none' (default synthetic:32)")
     g.add_argument("--scene-size", type=size_arg, metavar="HxW", help="size scenes are brought to (256x320)")

