@@ -210,8 +210,22 @@ def bench_step(files: DemoFiles, duration_s: float, iterations: int, threads: Op
 # --------------------------------------------------------------------------- figure and summary
 
 
+def _median_aligned(depth: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """``depth`` scaled by median(gt) / median(depth) over the pixels with ground truth (the metric's alignment)."""
+    from .eval.metrics import fit_alignment, valid_depth_mask
+
+    valid = valid_depth_mask(gt) & np.isfinite(depth) & (depth > 0)
+    scale, _ = fit_alignment(depth[valid], gt[valid], "median")
+    return depth * scale
+
+
 def draw_figure(scene: dict, report: dict, path: Path, weights: str, title: str) -> Path:
-    """Photo | FP32 depth | INT8 depth | ground truth, one colour scale, metrics and latency in the titles."""
+    """Photo | FP32 depth | INT8 depth | FP32 median-aligned | ground truth, one colour scale, metrics in the titles.
+
+    The metric panels show the depth as predicted; the median-aligned panel scales the FP32
+    prediction by median(gt) / median(pred), the alignment its "median-aligned" AbsRel uses, so
+    the shape of the prediction shows even when its absolute scale is off.
+    """
     from ._deps import require
     from .io_utils import atomic_path
     from .runtime.outputs import colorize
@@ -230,10 +244,13 @@ def draw_figure(scene: dict, report: dict, path: Path, weights: str, title: str)
     for precision in ("fp32", "int8"):
         m = scene["metrics"][precision]["metric"]
         label = f"ORT {precision.upper()}"
-        panels.append((f"{label}: {latency[label]:.1f} ms\nAbsRel {m['abs_rel']:.3f}  δ1 {m['d1']:.3f}",
+        panels.append((f"{label}: {latency[label]:.1f} ms, metric\nAbsRel {m['abs_rel']:.3f}  δ1 {m['d1']:.3f}",
                        colorize(scene["depth"][precision], depth_range=(near, far))))
+    aligned = scene["metrics"]["fp32"]["median_aligned"]
+    panels.append((f"ORT FP32, median-aligned\nAbsRel {aligned['abs_rel']:.3f}  δ1 {aligned['d1']:.3f}",
+                   colorize(_median_aligned(scene["depth"]["fp32"], gt), depth_range=(near, far))))
     panels.append(("ground truth (black: unknown)", colorize(gt, depth_range=(near, far))))
-    fig, axes = plt.subplots(1, 4, figsize=(17, 3.6))
+    fig, axes = plt.subplots(1, len(panels), figsize=(21, 3.6))
     for ax, (caption, image) in zip(axes, panels):
         ax.imshow(image)
         ax.set_title(caption, fontsize=9)

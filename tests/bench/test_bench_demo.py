@@ -43,6 +43,18 @@ def test_figure_and_summary_rows(tmp_path):
     assert rows[1]["speedup"] == "2.50x"
 
 
+def test_median_aligned_panel_undoes_a_pure_scale_error():
+    from xnet_edge.demo import _median_aligned
+
+    rng = np.random.default_rng(1)
+    gt = rng.uniform(1.0, 5.0, (30, 40)).astype(np.float32)
+    gt[:4] = 0.0  # unknown pixels take no part in the scale
+    pred = gt * 0.65 + (gt == 0) * 7.0
+    aligned = _median_aligned(pred, gt)
+    np.testing.assert_allclose(aligned[4:], gt[4:], rtol=1e-5)
+    np.testing.assert_allclose(aligned[:4], 7.0 / 0.65, rtol=1e-5)  # the same scale everywhere
+
+
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     import torch
