@@ -15,6 +15,7 @@ import pytest
 from xnet_edge.engine import manifest as mf
 from xnet_edge.engine.build import TargetMismatchWarning, build_engine, default_timing_cache_path
 from xnet_edge.engine.calibrator import image_batches, make_entropy_calibrator
+from xnet_edge.contract import Preprocessing
 from xnet_edge.engine.tensorrt_builder import EngineBuildError
 from xnet_edge.errors import UsageError
 from xnet_edge.preprocess import preprocess
@@ -140,7 +141,8 @@ def test_calibrator_feeds_preprocessed_batches_then_none(fake_trt, fake_cuda, bi
     images = [rng.integers(0, 255, (48 + 8 * i, 80, 3), dtype=np.uint8) for i in range(5)]
     mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
     cache = tmp_path / "calib.cache"
-    calib = make_entropy_calibrator(cache, image_batches(images, (64, 96), mean, std, 2), batch_shape=(2, 3, 64, 96))
+    pre = Preprocessing((64, 96), mean, std)
+    calib = make_entropy_calibrator(cache, image_batches(images, pre, 2), batch_shape=(2, 3, 64, 96))
     drv = modules.get("pycuda.driver")
     if drv is not None:  # the primary context is current before the builder runs, not pushed in get_batch
         assert len(drv.context_stack) == 1 and drv.primary_retains == 1

@@ -265,7 +265,7 @@ def _build_tensorrt(info, profile, out, preprocessing, *, precision, dla, worksp
     timing_path = Path(timing_cache) if timing_cache else default_timing_cache_path(version, machine)
     with atomic_dir(out) as tmp:
         shutil.copyfile(info.path, tmp / ONNX_NAME)
-        calibrator = _calibrator(plan, tmp, info, preprocessing, calibration_cache, calibration_images)
+        calibrator = _calibrator(plan, tmp, info, calibration_cache, calibration_images)
         log(f"building with TensorRT {version}: precision {plan.precision}, flags {list(plan.flags) or 'none'}"
             f"{', strongly typed' if plan.strongly_typed else ''}"
             f"{f', DLA core {plan.dla_core}' if plan.dla_core is not None else ''}")
@@ -292,19 +292,16 @@ def _build_tensorrt(info, profile, out, preprocessing, *, precision, dla, worksp
     return BuildResult(out, manifest, mismatches, list(plan.notes))
 
 
-def _calibrator(plan, tmp: Path, info, preprocessing, calibration_cache, calibration_images):
+def _calibrator(plan, tmp: Path, info: Contract, calibration_cache, calibration_images):
     if plan.int8_source not in ("calibration-cache", "calibrator"):
         return None
-    from ..images import list_images, read_rgb
-    from .calibrator import image_batches, make_entropy_calibrator
+    from .calibrator import calibration_batches, make_entropy_calibrator
 
     if plan.int8_source == "calibration-cache":
         shutil.copyfile(calibration_cache, tmp / CACHE_NAME)
         return make_entropy_calibrator(tmp / CACHE_NAME)
-    files = list_images(calibration_images, what="calibration images")
     shape = plan.input_shape
-    batches = image_batches((read_rgb(p) for p in files), preprocessing["input_size"], preprocessing["mean"],
-                            preprocessing["std"], batch_size=int(shape[0]))
+    batches = calibration_batches(calibration_images, info.require_preprocessing(), batch_size=int(shape[0]))
     return make_entropy_calibrator(tmp / CACHE_NAME, batches, batch_shape=shape)
 
 

@@ -10,6 +10,10 @@ memory comes from the runtime's CUDA layer (:func:`~xnet_edge.runtime.cuda_mem.o
 cuda-python, else pycuda on the device's primary context). It is opened when the
 calibrator is created, i.e. before the builder starts, never inside TensorRT's
 ``get_batch`` callback, and released by :meth:`close` (or after the last batch).
+
+The batches (:func:`calibration_batches`) come from the model's contract through the same
+:meth:`~xnet_edge.contract.Preprocessing.apply` the runtime feeds the network with, and
+need neither TensorRT nor a GPU.
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ from typing import TYPE_CHECKING, Iterable, Iterator, Optional, Sequence
 import numpy as np
 
 from .._deps import require
+from ..contract import Preprocessing
 from ..errors import UsageError
 from ..io_utils import write_bytes_atomic
-from ..preprocess import preprocess
 
 if TYPE_CHECKING:
     import tensorrt as trt_types
@@ -84,30 +88,60 @@ def check_calibration_cache(path: str | os.PathLike, tensorrt: Optional[str]) ->
     return []
 
 
-def image_batches(images: Iterable[np.ndarray], network_hw: Sequence[int], mean, std,
+def image_batches(images: Iterable[np.ndarray], preprocessing: Preprocessing,
                   batch_size: int) -> Iterator[np.ndarray]:
-    """Preprocess RGB images exactly as inference does and group them into (B,3,H,W) batches.
+    """Preprocess images as the runtime does and group them into (B, 3, H, W) batches.
 
-    A final partial batch is dropped: TensorRT calibrates with a fixed batch size.
+    Each image goes through :meth:`Preprocessing.apply <xnet_edge.contract.Preprocessing.apply>`,
+    the call every runtime backend's input comes from, so the model's input size, mean/std,
+    0..1 or 0..255 ``scale`` and ``rgb``/``bgr`` channel order apply to calibration exactly as
+    to inference. A final partial batch is dropped: TensorRT calibrates with a fixed batch size.
 
     Args:
-        images: HxWx3 RGB arrays.
-        network_hw: the network input size (H, W).
-        mean, std: normalization from the model's preprocessing metadata.
+        images: HxW, HxWx3 or HxWx4 arrays in RGB order (as :func:`xnet_edge.images.read_rgb` gives).
+        preprocessing: the model's contract block (``read_contract(path).require_preprocessing()``).
         batch_size: images per batch (>= 1).
 
     Yields:
         C-contiguous float32 arrays of shape (batch_size, 3, H, W).
+
+    Raises:
+        UsageError: ``batch_size`` < 1 (raised on the first ``next``).
     """
     if batch_size < 1:
         raise UsageError(f"calibration batch size must be >= 1, got {batch_size}")
     pending: list[np.ndarray] = []
     for image in images:
-        tensor, _ = preprocess(image, (int(network_hw[0]), int(network_hw[1])), mean, std)
+        tensor, _ = preprocessing.apply(image)
         pending.append(tensor[0])
         if len(pending) == batch_size:
             yield np.ascontiguousarray(np.stack(pending), dtype=np.float32)
             pending = []
+
+
+def calibration_batches(spec, preprocessing: Preprocessing, batch_size: int) -> Iterator[np.ndarray]:
+    """The batches TensorRT calibrates with: image files read and preprocessed as ``infer`` does.
+
+    Needs neither TensorRT nor a GPU, so what the calibrator feeds can be checked anywhere.
+
+    Args:
+        spec: a folder, glob, file or list of files (:func:`xnet_edge.images.list_images`).
+        preprocessing: the model's contract block.
+        batch_size: images per batch (the optimization profile's batch).
+
+    Returns:
+        An iterator of (batch_size, 3, H, W) float32 arrays (see :func:`image_batches`).
+
+    Raises:
+        UsageError: no images there, or ``batch_size`` < 1.
+        ImageReadError: a file cannot be decoded (raised while iterating).
+    """
+    from ..images import list_images, read_rgb
+
+    if batch_size < 1:
+        raise UsageError(f"calibration batch size must be >= 1, got {batch_size}")
+    files = list_images(spec, what="calibration images")
+    return image_batches((read_rgb(p) for p in files), preprocessing, batch_size)
 
 
 def make_entropy_calibrator(cache_path: str | os.PathLike, batches: Optional[Iterable[np.ndarray]] = None,
@@ -120,7 +154,7 @@ def make_entropy_calibrator(cache_path: str | os.PathLike, batches: Optional[Ite
 
     Args:
         cache_path: the TensorRT calibration cache (read if present, written after calibration).
-        batches: float32 arrays of ``batch_shape`` (e.g. from :func:`image_batches`).
+        batches: float32 arrays of ``batch_shape`` (from :func:`calibration_batches`).
         batch_shape: (B, 3, H, W) of every batch; required with ``batches``.
 
     Returns:
