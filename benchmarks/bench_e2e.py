@@ -85,6 +85,7 @@ def engines_for(checkpoint: Path, size, folder: Path, rebuild: bool) -> tuple[Pa
     import xnet_edge
     from xnet_edge.demo import calibrate_int8
     from xnet_edge.engine.build import build_engine
+    from xnet_edge.engine.options import BuildOptions
     from xnet_edge.export import export_onnx
 
     onnx, int8 = folder / "model.onnx", folder / "int8" / "model.int8.cpu.onnx"
@@ -96,7 +97,7 @@ def engines_for(checkpoint: Path, size, folder: Path, rebuild: bool) -> tuple[Pa
     if rebuild or not (fp32_engine / "manifest.json").is_file():
         build_engine(onnx, "cpu", fp32_engine)
     if rebuild or not (int8_engine / "manifest.json").is_file():
-        build_engine(int8, "cpu", int8_engine, precision="int8")
+        build_engine(int8, "cpu", int8_engine, BuildOptions(precision="int8"))
     return fp32_engine, int8_engine, onnx
 
 

@@ -58,6 +58,7 @@ def main(argv=None) -> int:
     import xnet_edge
     from skimage import data
     from xnet_edge.engine.build import build_engine
+    from xnet_edge.engine.options import BuildOptions
     from xnet_edge.export import export_onnx
     from xnet_edge.runtime import Runtime
 
@@ -74,7 +75,7 @@ def main(argv=None) -> int:
     for precision, tolerance in TOLERANCE.items():
         folder = out / f"engine-{precision}"
         try:
-            build_engine(onnx, target, folder, precision=precision, timing_cache=out / "timing.cache")
+            build_engine(onnx, target, folder, BuildOptions(precision=precision, timing_cache=out / "timing.cache"))
             with Runtime(folder) as rt:
                 depth = rt.predict(image)
                 backend = rt.describe()

@@ -43,6 +43,7 @@ def prepare(args, out: Path) -> dict:
     from xnet_edge.preprocess import parse_size
     from xnet_edge.demo import calibrate_int8
     from xnet_edge.engine.build import build_engine
+    from xnet_edge.engine.options import BuildOptions
     from xnet_edge.export import export_onnx
     from xnet_edge.bundled import demo_checkpoint, is_demo
 
@@ -66,7 +67,7 @@ def prepare(args, out: Path) -> dict:
     for precision, source in (("fp32", onnx), ("int8", int8_onnx)):
         if args.rebuild or not (engines[precision] / "manifest.json").is_file():
             print(f"build cpu {precision} engine ...", flush=True)
-            build_engine(source, "cpu", engines[precision], precision=precision)
+            build_engine(source, "cpu", engines[precision], BuildOptions(precision=precision))
     return {"PyTorch checkpoint": ckpt, "ONNX FP32 (bare .onnx)": onnx, "ONNX FP32 (cpu engine)": engines["fp32"],
             "ONNX INT8 (cpu engine)": engines["int8"]}
 

@@ -157,9 +157,10 @@ def calibrate_step(files: DemoFiles, num_images: Optional[int]) -> dict:
 def build_step(files: DemoFiles, threads: int) -> dict:
     """Build the FP32 and INT8 engine folders for the cpu target."""
     from .engine.build import build_engine
+    from .engine.options import BuildOptions
 
-    fp32 = build_engine(files.onnx, "cpu", files.engine_fp32, threads=threads)
-    int8 = build_engine(files.int8_onnx, "cpu", files.engine_int8, precision="int8", threads=threads)
+    fp32 = build_engine(files.onnx, "cpu", files.engine_fp32, BuildOptions(threads=threads))
+    int8 = build_engine(files.int8_onnx, "cpu", files.engine_int8, BuildOptions(precision="int8", threads=threads))
     return {"fp32": fp32.manifest["precision"], "int8": int8.manifest["precision"]}
 
 

@@ -4,6 +4,7 @@ import itertools
 
 import pytest
 
+from xnet_edge.engine.options import BuildOptions
 from xnet_edge.engine.plan import (build_input_shape, plan_cpu_build, plan_tensorrt_build, resolve_precision,
                                    target_mismatches)
 from xnet_edge.errors import UsageError
@@ -15,9 +16,13 @@ CALIBRATION = (None, "cache", "calibrator")
 DYNAMIC = (-1, 3, 64, 96)
 
 
+#: the calibration input that makes each calibration mode (the plan never opens these files)
+CALIBRATION_INPUT = {None: {}, "cache": {"calibration_cache": "c.cache"}, "calibrator": {"calibration_images": "images/"}}
+
+
 def _plan(target, gen, kind, precision, calibration=None, **kw):
-    return plan_tensorrt_build(target, gen, kind, "image", DYNAMIC, precision=precision, input_size=(64, 96),
-                               calibration=calibration, **kw)
+    options = BuildOptions(precision=precision, **CALIBRATION_INPUT[calibration], **kw)
+    return plan_tensorrt_build(target, gen, kind, "image", DYNAMIC, options, input_size=(64, 96))
 
 
 # Hand-written table (docs/design.md, "Quantization and engines"): (generation, kind, precision, calibration) ->
@@ -118,9 +123,10 @@ def test_dla_rules_per_target(target):
 
 def test_profiles_workspace_and_opt_level():
     orin = get_target("jetson-orin-nano")
-    static = plan_tensorrt_build(orin, 10, "fp32", "image", (1, 3, 64, 96), precision="fp16")
+    fp16 = BuildOptions(precision="fp16")
+    static = plan_tensorrt_build(orin, 10, "fp32", "image", (1, 3, 64, 96), fp16)
     assert static.profile is None and static.input_shape == (1, 3, 64, 96)
-    dyn_hw = plan_tensorrt_build(orin, 10, "fp32", "image", (1, 3, -1, -1), precision="fp16", input_size=(128, 160))
+    dyn_hw = plan_tensorrt_build(orin, 10, "fp32", "image", (1, 3, -1, -1), fp16, input_size=(128, 160))
     assert dyn_hw.profile.opt == (1, 3, 128, 160)
     plan = _plan(orin, 10, "fp32", "fp16", max_batch=2, workspace_mb=512, opt_level=5)
     assert (plan.profile.min, plan.profile.opt, plan.profile.max) == ((1, 3, 64, 96), (1, 3, 64, 96), (2, 3, 64, 96))
@@ -131,7 +137,7 @@ def test_profiles_workspace_and_opt_level():
         with pytest.raises(UsageError):
             _plan(orin, 10, "fp32", "fp16", **bad)
     with pytest.raises(UsageError, match="dynamic height/width"):
-        plan_tensorrt_build(orin, 10, "fp32", "image", (1, 3, -1, -1), precision="fp16")
+        plan_tensorrt_build(orin, 10, "fp32", "image", (1, 3, -1, -1), fp16)
     assert build_input_shape((-1, -1, 64, 96), None, orin, None, dla=False)[2] == (orin.max_batch, 3, 64, 96)
 
 
@@ -155,28 +161,28 @@ def test_default_precision_follows_model_then_target():
 def test_cpu_precision_rules(kind, precision, expected):
     cpu = get_target("cpu")
     if expected in ("fp32", "int8"):
-        plan = plan_cpu_build(cpu, kind, precision=precision)
+        plan = plan_cpu_build(cpu, kind, BuildOptions(precision=precision))
         assert plan.precision == expected and plan.graph_optimization_level == "ORT_ENABLE_EXTENDED"
         assert plan.runtime_dict() == {"intra_op_num_threads": 0, "graph_optimization_level": "ORT_ENABLE_ALL",
                                        "offline_optimization_level": "ORT_ENABLE_EXTENDED",
                                        "providers": ["CPUExecutionProvider"]}
     else:
         with pytest.raises(UsageError, match=expected):
-            plan_cpu_build(cpu, kind, precision=precision)
+            plan_cpu_build(cpu, kind, BuildOptions(precision=precision))
 
 
 def test_cpu_levels_and_threads():
     cpu = get_target("cpu")
-    assert [plan_cpu_build(cpu, "fp32", opt_level=i).graph_optimization_level for i in range(4)] == [
+    assert [plan_cpu_build(cpu, "fp32", BuildOptions(opt_level=i)).graph_optimization_level for i in range(4)] == [
         "ORT_DISABLE_ALL", "ORT_ENABLE_BASIC", "ORT_ENABLE_EXTENDED", "ORT_ENABLE_ALL"]
-    assert plan_cpu_build(cpu, "fp32", opt_level=3).notes  # CPU-specific layouts are called out
+    assert plan_cpu_build(cpu, "fp32", BuildOptions(opt_level=3)).notes  # CPU-specific layouts are called out
     # portable fusions are saved; the runtime adds this CPU's layouts at load time
-    assert [plan_cpu_build(cpu, "fp32", opt_level=i).session_optimization_level for i in range(4)] == [
+    assert [plan_cpu_build(cpu, "fp32", BuildOptions(opt_level=i)).session_optimization_level for i in range(4)] == [
         "ORT_DISABLE_ALL", "ORT_ENABLE_BASIC", "ORT_ENABLE_ALL", "ORT_ENABLE_ALL"]
-    assert plan_cpu_build(cpu, "fp32", threads=4).intra_op_num_threads == 4
+    assert plan_cpu_build(cpu, "fp32", BuildOptions(threads=4)).intra_op_num_threads == 4
     for bad in (dict(opt_level=4), dict(threads=-1)):
         with pytest.raises(UsageError):
-            plan_cpu_build(cpu, "fp32", **bad)
+            plan_cpu_build(cpu, "fp32", BuildOptions(**bad))
     with pytest.raises(UsageError, match="not a TensorRT target"):
         plan_tensorrt_build(cpu, 10, "fp32", "image", DYNAMIC)
 

@@ -5,6 +5,7 @@ import subprocess
 
 import pytest
 
+from xnet_edge.engine.options import BuildOptions
 from xnet_edge.engine.plan import plan_tensorrt_build
 from xnet_edge.engine.trtexec import build_script, trtexec_args, trtexec_command
 from xnet_edge.errors import UsageError
@@ -13,8 +14,10 @@ from xnet_edge.targets import get_target
 DYN = (-1, 3, 64, 96)
 
 
-def _plan(target, gen, kind="fp32", precision="fp16", **kw):
-    return plan_tensorrt_build(get_target(target), gen, kind, "image", DYN, precision=precision, **kw)
+def _plan(target, gen, kind="fp32", precision="fp16", calibration=None, **kw):
+    given = {"cache": {"calibration_cache": "c.cache"}, "calibrator": {"calibration_images": "images/"}}
+    options = BuildOptions(precision=precision, **given.get(calibration, {}), **kw)
+    return plan_tensorrt_build(get_target(target), gen, kind, "image", DYN, options)
 
 
 def test_trt10_dla_int8_with_calibration_cache():

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from xnet_edge.engine.options import BuildOptions
 from xnet_edge.engine.plan import plan_tensorrt_build, release_for
 from xnet_edge.engine.trt_releases import RELEASES
 from xnet_edge.errors import UsageError
@@ -112,9 +113,10 @@ def _every_plan():
     for target, release, kind, precision, dla, calibration in itertools.product(
             GPU_TARGETS, RELEASE_NAMES, ("fp32", "fp16", "qdq"), PRECISIONS, (None, 0), (None, "cache", "calibrator")):
         try:
+            given = {"cache": {"calibration_cache": "c.cache"}, "calibrator": {"calibration_images": "images/"}}
+            options = BuildOptions(precision=precision, dla=dla, opt_level=3, **given.get(calibration, {}))
             yield release_for(target, release), dla, calibration, plan_tensorrt_build(
-                target, release, kind, "image", (-1, 3, -1, -1), precision=precision, input_size=(64, 96),
-                dla=dla, opt_level=3, calibration=calibration)
+                target, release, kind, "image", (-1, 3, -1, -1), options, input_size=(64, 96))
         except UsageError:
             continue
 

@@ -29,6 +29,50 @@ def positive_int(text: str) -> int:
     return value
 
 
+#: ``xnet-edge build`` / ``bundle`` flags: (flag, BuildOptions field, argparse keywords); a bundle
+#: leaves out the ones it cannot carry (BUILD_ONLY)
+BUILD_ARGUMENTS = (
+    ("--precision", "precision", dict(help="fp32, fp16, int8 or best (default: int8 for a Q/DQ model, fp16 for an "
+                                           "FP16 model, else the target's default)")),
+    ("--dla", "dla", dict(type=int, metavar="N", help="run on DLA core N with GPU fallback (Jetson)")),
+    ("--workspace", "workspace_mb", dict(type=int, metavar="MB", help="TensorRT workspace limit in MiB")),
+    ("--timing-cache", "timing_cache", dict(metavar="PATH", help="TensorRT timing cache, loaded and saved "
+                                            "(default: ~/.cache/xnet-edge/timing/, per TensorRT version and GPU)")),
+    ("--opt-level", "opt_level", dict(type=int, metavar="N", help="TensorRT builder optimization level 0-5; "
+                                      "cpu: ONNX Runtime level 0-3 (default 2, extended)")),
+    ("--calibration-cache", "calibration_cache", dict(metavar="PATH", help="TensorRT calibration cache for legacy "
+                                                      "INT8 of an FP32 model (TensorRT 8/10)")),
+    ("--calibration-images", "calibration_images", dict(metavar="DIR", help="calibrate legacy INT8 on these images "
+                                                        "(TensorRT 10, IInt8EntropyCalibrator2)")),
+    ("--max-batch", "max_batch", dict(type=int, metavar="N", help="largest batch of the profile for a dynamic batch")),
+    ("--threads", "threads", dict(type=int, default=0, metavar="N",
+                                  help="cpu: ONNX Runtime intra-op threads recorded for the runtime (0: its default)")),
+)
+BUILD_ONLY = ("timing_cache", "calibration_images")
+
+
+def add_build_arguments(parser: argparse.ArgumentParser, *, bundle: bool = False) -> None:
+    """The :class:`~xnet_edge.engine.options.BuildOptions` flags of ``build`` (``bundle=True``: of ``bundle``)."""
+    from ..targets import PRECISIONS
+
+    for flag, name, keywords in BUILD_ARGUMENTS:
+        if bundle and name in BUILD_ONLY:
+            continue
+        extra = {"choices": PRECISIONS} if name == "precision" else {}
+        parser.add_argument(flag, dest=name, **keywords, **extra)
+
+
+def build_options(args: argparse.Namespace):
+    """The :class:`~xnet_edge.engine.options.BuildOptions` of the flags :func:`add_build_arguments` added.
+
+    Raises:
+        UsageError: an invalid value (exit 2), from ``BuildOptions``.
+    """
+    from ..engine.options import BuildOptions
+
+    return BuildOptions(**{name: getattr(args, name) for _, name, _ in BUILD_ARGUMENTS if hasattr(args, name)})
+
+
 def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``runtime`` argument group shared by the commands that open a :class:`~xnet_edge.runtime.Runtime`."""
     from ..runtime.artifact import BACKENDS

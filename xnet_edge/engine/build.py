@@ -2,9 +2,11 @@
 
 Order of work, so that a mistake never leaves a folder behind:
 
-1. validate everything the user gave (target, ONNX, metadata, calibration inputs,
-   output folder) — :class:`~xnet_edge.errors.UsageError`, exit 2;
-2. import the backend (TensorRT / ONNX Runtime) and decide the plan;
+1. validate everything the user gave (:class:`~.options.BuildOptions`, target, ONNX, metadata,
+   calibration inputs, output folder) and decide the plan (:func:`~.plan.plan_for_model`) —
+   :class:`~xnet_edge.errors.UsageError`, exit 2;
+2. import the backend (TensorRT / ONNX Runtime); a GPU plan is decided again only when the
+   installed TensorRT is another release than the target's it was decided for;
 3. build inside a temporary folder next to ``out_dir`` and rename it into place
    only when the engine, copies of the inputs and the manifest are all written.
 """
@@ -17,16 +19,16 @@ import shutil
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional
 
 from ..contract import Contract, TensorSpec, check_output_shape, check_qdq_target, read_contract
 from ..errors import UsageError
 from ..io_utils import atomic_dir, check_writable, current_umask, sha256_file, write_bytes_atomic
-from ..limits import check_threads
 from ..platform import machine_info
 from ..targets import TargetProfile, get_target
 from . import manifest as mf
-from .plan import check_max_batch, plan_cpu_build, plan_tensorrt_build, refuse_tensorrt_options, target_mismatches
+from .options import BuildOptions
+from .plan import CpuBuildPlan, TrtBuildPlan, plan_for_model, release_for, target_mismatches
 
 ONNX_NAME = "model.onnx"
 CACHE_NAME = "calibration.cache"
@@ -67,74 +69,51 @@ def check_out_dir(out_dir: str | os.PathLike) -> Path:
     return out
 
 
-def build_engine(onnx_path: str | os.PathLike, target: str | TargetProfile, out_dir: str | os.PathLike, *,
-                 precision: Optional[str] = None, dla: Optional[int] = None, workspace_mb: Optional[int] = None,
-                 timing_cache: Optional[str | os.PathLike] = None, opt_level: Optional[int] = None,
-                 calibration_cache: Optional[str | os.PathLike] = None,
-                 calibration_images: Optional[str | os.PathLike | Sequence] = None, threads: int = 0,
-                 max_batch: Optional[int] = None, log: Callable[[str], None] = _noop,
-                 verbose: bool = False) -> BuildResult:
+def build_engine(onnx_path: str | os.PathLike, target: str | TargetProfile, out_dir: str | os.PathLike,
+                 options: Optional[BuildOptions] = None, *, log: Callable[[str], None] = _noop,
+                 verbose: bool = False, **option_values: Any) -> BuildResult:
     """Build an engine folder (engine, input copies, manifest.json) for a target.
 
     Args:
         onnx_path: the exported (FP32, FP16 or Q/DQ) ONNX model.
         target: a target name or profile (``xnet-edge targets``).
         out_dir: the engine folder to create (an existing engine folder is replaced).
-        precision: fp32/fp16/int8/best; None follows the model and target.
-        dla: DLA core (Jetson targets with DLA).
-        workspace_mb: TensorRT workspace limit; the target's default when None.
-        timing_cache: TensorRT timing cache file, loaded if present and saved after the
-            build; None uses a per-user cache keyed by TensorRT version and GPU.
-        opt_level: TensorRT builder optimization level (0-5) or ONNX Runtime level (0-3).
-        calibration_cache: TensorRT calibration cache for legacy INT8 (TensorRT 8/10).
-        calibration_images: folder or files to calibrate legacy INT8 with (TensorRT 10).
-        threads: ONNX Runtime intra-op threads for the cpu target (0: its default).
-        max_batch: largest batch of the optimization profile for a dynamic batch.
+        options: a :class:`~.options.BuildOptions` (precision, DLA core, workspace, timing cache,
+            opt level, calibration input, max batch, cpu threads); None: the defaults.
         log: called with one line per build step.
         verbose: TensorRT INFO logging.
+        **option_values: :class:`~.options.BuildOptions` fields by name, applied over ``options``
+            (``build_engine(onnx, "cpu", out, threads=2)`` is ``options=BuildOptions(threads=2)``);
+            an unknown name is a usage error.
 
     Returns:
         A :class:`BuildResult`; mismatch warnings are also issued as
         :class:`TargetMismatchWarning`.
 
     Raises:
-        UsageError: unknown target, missing/corrupt ONNX, invalid option combination.
+        UsageError: unknown target or option, missing/corrupt ONNX, invalid option combination.
         MissingDependencyError: TensorRT or ONNX Runtime is missing.
         XnetEdgeError: the backend failed to build.
     """
+    options = BuildOptions.merged(options, option_values, "build_engine")
     profile = target if isinstance(target, TargetProfile) else get_target(target)
     info = read_contract(onnx_path)
     preprocessing = info.require_preprocessing().to_dict()
     check_qdq_target(info, profile.is_gpu, profile.name)
-    if calibration_cache is not None and not Path(calibration_cache).is_file():
-        raise UsageError(f"calibration cache not found: {calibration_cache}")
-    if calibration_cache is not None and calibration_images is not None:
-        raise UsageError("pass either --calibration-cache or --calibration-images, not both")
-    if calibration_cache is not None and profile.is_gpu:
+    options.check_files()
+    if options.calibration_cache is not None and profile.is_gpu:
         from .calibrator import check_calibration_cache
 
-        check_calibration_cache(calibration_cache, None)  # a calibration cache at all
+        check_calibration_cache(options.calibration_cache, None)  # a calibration cache at all
     out = check_out_dir(out_dir)
-    check_max_batch(max_batch)
-    refuse_tensorrt_options(profile, dla=dla, workspace=workspace_mb, timing_cache=timing_cache,
-                            calibration_cache=calibration_cache, calibration_images=calibration_images,
-                            max_batch=max_batch)
-    check_threads(threads)
+    options.check_target(profile)
     check_writable(out, "output", is_dir=True)
-    if profile.is_gpu:
-        _precheck_tensorrt_options(profile, info, preprocessing, precision=precision, dla=dla,
-                                   workspace_mb=workspace_mb, opt_level=opt_level, max_batch=max_batch,
-                                   calibration=_calibration_mode(calibration_cache, calibration_images))
-    else:
-        plan_cpu_build(profile, info.kind, precision=precision, threads=threads, opt_level=opt_level)
+    plan = plan_for_model(profile, info, options)  # GPU: fails here, before TensorRT is needed
     log(f"{info.path.name}: {info.kind.upper()} model, input {info.image_input.name} "
         f"{list(info.image_input.shape)}, {info.num_nodes} nodes -> target {profile.name}")
-    if not profile.is_gpu:
-        return _build_cpu(info, profile, out, preprocessing, precision, threads, opt_level, log)
-    return _build_tensorrt(info, profile, out, preprocessing, precision=precision, dla=dla,
-                           workspace_mb=workspace_mb, timing_cache=timing_cache, opt_level=opt_level,
-                           calibration_cache=calibration_cache, calibration_images=calibration_images,
-                           max_batch=max_batch, log=log, verbose=verbose)
+    if isinstance(plan, CpuBuildPlan):
+        return _build_cpu(info, profile, out, preprocessing, plan, log)
+    return _build_tensorrt(info, profile, out, preprocessing, plan, options, log=log, verbose=verbose)
 
 
 def _io_specs(info: Contract, preprocessing: dict, output_shapes: Optional[dict]) -> tuple[list, list]:
@@ -177,10 +156,9 @@ def _manifest(info, profile, preprocessing, *, kind, artifact, precision, tmp, m
         build_machine=machine, runtime=runtime)
 
 
-def _build_cpu(info, profile, out, preprocessing, precision, threads, opt_level, log) -> BuildResult:
+def _build_cpu(info, profile, out, preprocessing, plan: CpuBuildPlan, log) -> BuildResult:
     from .cpu_builder import optimize_for_cpu, smoke_test
 
-    plan = plan_cpu_build(profile, info.kind, precision=precision, threads=threads, opt_level=opt_level)
     for note in plan.notes:
         log(f"note: {note}")
     machine = machine_info(probe_gpu=False)
@@ -212,49 +190,25 @@ def default_timing_cache_path(tensorrt_version: str, machine: dict) -> Path:
     return root / "xnet-edge" / "timing" / f"trt{tensorrt_version}-sm{cc}.cache"
 
 
-def _precheck_tensorrt_options(profile, info, preprocessing, **options) -> None:
-    """Fail with a usage error before TensorRT is needed when no TensorRT generation the
-    target runs could build these options."""
-    errors = []
-    for generation in profile.trt_generations:
-        try:
-            plan_tensorrt_build(profile, generation, info.kind, info.image_input.name, info.image_input.shape,
-                                input_size=preprocessing["input_size"], **options)
-            return
-        except UsageError as exc:
-            errors.append(exc)
-    if errors:
-        raise errors[0]
-
-
-def _calibration_mode(calibration_cache, calibration_images) -> Optional[str]:
-    if calibration_cache is not None:
-        return "cache"
-    return "calibrator" if calibration_images is not None else None
-
-
-def _build_tensorrt(info, profile, out, preprocessing, *, precision, dla, workspace_mb, timing_cache, opt_level,
-                    calibration_cache, calibration_images, max_batch, log, verbose) -> BuildResult:
+def _build_tensorrt(info, profile, out, preprocessing, plan: TrtBuildPlan, options: BuildOptions, *,
+                    log, verbose) -> BuildResult:
+    """Build ``plan``; planned again only when the installed TensorRT is another release than it was for."""
     from .tensorrt_builder import EngineBuildError, build_tensorrt_engine, import_tensorrt
     from .trtexec import build_script
 
     trt = import_tensorrt(min_generation=8)
     version = str(trt.__version__)
-    plan = plan_tensorrt_build(profile, version, info.kind, info.image_input.name,
-                               info.image_input.shape, precision=precision,
-                               input_size=preprocessing["input_size"], dla=dla, workspace_mb=workspace_mb,
-                               opt_level=opt_level, calibration=_calibration_mode(calibration_cache,
-                                                                                  calibration_images),
-                               max_batch=max_batch)
+    if release_for(profile, version).name != plan.release:
+        plan = plan_for_model(profile, info, options, tensorrt=version)
     if not plan.python_builder:
         raise EngineBuildError(f"TensorRT {version} is installed; xnet-edge's builder needs TensorRT >= 10. "
                                f"Build with trtexec: xnet-edge bundle {info.path} --target {profile.name} "
                                f"--tensorrt {plan.release} -o bundle.tar.gz, then run its build.sh (it runs "
                                "trtexec for TensorRT 8)")
-    if calibration_cache is not None and plan.int8_source == "calibration-cache":
+    if plan.int8_source == "calibration-cache":
         from .calibrator import check_calibration_cache
 
-        for note in check_calibration_cache(calibration_cache, version):
+        for note in check_calibration_cache(options.calibration_cache, version):
             log(f"note: {note}")
     machine = {**machine_info(), "tensorrt": version}
     mismatches = target_mismatches(profile, machine)
@@ -262,10 +216,10 @@ def _build_tensorrt(info, profile, out, preprocessing, *, precision, dla, worksp
         warnings.warn(message, TargetMismatchWarning, stacklevel=3)
     for note in plan.notes:
         log(f"note: {note}")
-    timing_path = Path(timing_cache) if timing_cache else default_timing_cache_path(version, machine)
+    timing_path = options.timing_cache or default_timing_cache_path(version, machine)
     with atomic_dir(out) as tmp:
         shutil.copyfile(info.path, tmp / ONNX_NAME)
-        calibrator = _calibrator(plan, tmp, info, calibration_cache, calibration_images)
+        calibrator = _calibrator(plan, tmp, info, options)
         log(f"building with TensorRT {version}: precision {plan.precision}, flags {list(plan.flags) or 'none'}"
             f"{', strongly typed' if plan.strongly_typed else ''}"
             f"{f', DLA core {plan.dla_core}' if plan.dla_core is not None else ''}")
@@ -292,16 +246,16 @@ def _build_tensorrt(info, profile, out, preprocessing, *, precision, dla, worksp
     return BuildResult(out, manifest, mismatches, list(plan.notes))
 
 
-def _calibrator(plan, tmp: Path, info: Contract, calibration_cache, calibration_images):
+def _calibrator(plan: TrtBuildPlan, tmp: Path, info: Contract, options: BuildOptions):
     if plan.int8_source not in ("calibration-cache", "calibrator"):
         return None
     from .calibrator import calibration_batches, make_entropy_calibrator
 
     if plan.int8_source == "calibration-cache":
-        shutil.copyfile(calibration_cache, tmp / CACHE_NAME)
+        shutil.copyfile(options.calibration_cache, tmp / CACHE_NAME)
         return make_entropy_calibrator(tmp / CACHE_NAME)
     shape = plan.input_shape
-    batches = calibration_batches(calibration_images, info.require_preprocessing(), batch_size=int(shape[0]))
+    batches = calibration_batches(options.calibration_images, info.require_preprocessing(), batch_size=int(shape[0]))
     return make_entropy_calibrator(tmp / CACHE_NAME, batches, batch_shape=shape)
 
 

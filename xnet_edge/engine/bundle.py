@@ -27,7 +27,7 @@ import shlex
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 from .._version import __version__
 from ..contract import check_qdq_target, read_contract
@@ -36,8 +36,8 @@ from ..io_utils import atomic_path, check_writable
 from ..targets import TargetProfile, get_target
 from .build import CACHE_NAME, LAYERS_NAME, ONNX_NAME, TIMING_NAME
 from .calibrator import check_calibration_cache
-from .plan import (CpuBuildPlan, TrtBuildPlan, check_max_batch, plan_cpu_build, plan_tensorrt_build,
-                   refuse_tensorrt_options, release_for)
+from .options import BuildOptions
+from .plan import CpuBuildPlan, TrtBuildPlan, plan_for_model, release_for
 from .trt_releases import TENSORRT_CHOICES
 from .trtexec import FIND_TRTEXEC_SH, check_script_text, trtexec_args
 
@@ -67,7 +67,8 @@ def bundle_name(out_path: Path) -> str:
     return name
 
 
-def _xnet_edge_args(profile: TargetProfile, plan, options: dict) -> list[str]:
+def _xnet_edge_args(profile: TargetProfile, plan) -> list[str]:
+    """``xnet-edge build`` arguments that rebuild ``plan`` on the device (the plan holds every decision)."""
     args = ["xnet-edge", "build", ONNX_NAME, "--target", profile.name, "--precision", plan.precision]
     if isinstance(plan, TrtBuildPlan):
         if plan.dla_core is not None:
@@ -80,8 +81,7 @@ def _xnet_edge_args(profile: TargetProfile, plan, options: dict) -> list[str]:
         if plan.profile is not None:
             args += ["--max-batch", str(plan.profile.max[0])]
     else:
-        args += ["--threads", str(plan.intra_op_num_threads),
-                 "--opt-level", str(options["cpu_level"])]
+        args += ["--threads", str(plan.intra_op_num_threads), "--opt-level", str(plan.opt_level)]
     return args
 
 
@@ -101,7 +101,7 @@ def _shell_words(args: list[str], sep: str = " \\\n    ") -> str:
     return sep.join(shell_word(a) for a in args)
 
 
-def bundle_script(profile: TargetProfile, plan, options: dict) -> str:
+def bundle_script(profile: TargetProfile, plan) -> str:
     """The bundle's ``build.sh``: xnet-edge when installed (TensorRT >= 10 plans), otherwise trtexec.
 
     A TensorRT 8 plan (JetPack 5, JetPack 6.0) always builds with trtexec: xnet-edge's
@@ -116,7 +116,7 @@ def bundle_script(profile: TargetProfile, plan, options: dict) -> str:
              'cd "$(dirname "$0")"']
     trtexec_only = isinstance(plan, TrtBuildPlan) and not plan.python_builder
     if not trtexec_only:
-        xnet = _shell_words([*_xnet_edge_args(profile, plan, options), "-o", OUT_MARK], sep=" ")
+        xnet = _shell_words([*_xnet_edge_args(profile, plan), "-o", OUT_MARK], sep=" ")
         lines += ["if command -v xnet-edge >/dev/null 2>&1; then", f"  exec {xnet}", "fi"]
     if not isinstance(plan, TrtBuildPlan):
         lines.append('echo "xnet-edge is not installed: pip install xnet-edge" >&2; exit 1')
@@ -131,28 +131,33 @@ def bundle_script(profile: TargetProfile, plan, options: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def make_bundle(onnx_path: str | os.PathLike, target: str | TargetProfile, out_path: str | os.PathLike, *,
-                precision: Optional[str] = None, dla: Optional[int] = None, workspace_mb: Optional[int] = None,
-                opt_level: Optional[int] = None, calibration_cache: Optional[str | os.PathLike] = None,
-                tensorrt: Optional[int] = None, max_batch: Optional[int] = None, threads: int = 0) -> BundleResult:
+def make_bundle(onnx_path: str | os.PathLike, target: str | TargetProfile, out_path: str | os.PathLike,
+                options: Optional[BuildOptions] = None, *, tensorrt: Optional[int | str] = None,
+                **option_values: Any) -> BundleResult:
     """Check the build plan for ``target`` and write a tar.gz to build it on the device.
 
     Args:
         onnx_path: the model (FP32, FP16 or Q/DQ ONNX with xnet-edge metadata).
         target: target name or profile.
         out_path: the ``.tar.gz`` to write (atomically).
-        precision, dla, workspace_mb, opt_level, max_batch, threads: as for ``build_engine``.
-        calibration_cache: TensorRT calibration cache for legacy INT8; refused when it is not a
-            cache or was written for another TensorRT release than the plan's.
+        options: a :class:`~.options.BuildOptions`, as for ``build_engine``; its calibration
+            cache is refused when it is not a cache or was written for another TensorRT release
+            than the plan's. ``timing_cache`` and ``calibration_images`` cannot travel in a bundle.
         tensorrt: TensorRT on the device: a generation (8, 10, 11: the target's release of it) or a
             release (``"8.5"``, ``"8.6"``, ``"10.3"``); the target's own by default.
+        **option_values: :class:`~.options.BuildOptions` fields by name, applied over ``options``.
 
     Returns:
         A :class:`BundleResult`.
 
     Raises:
-        UsageError: unknown target, bad ONNX, missing cache, or an invalid combination.
+        UsageError: unknown target or option, bad ONNX, missing cache, or an invalid combination.
     """
+    options = BuildOptions.merged(options, option_values, "make_bundle")
+    for name, why in (("timing_cache", "the device builds with its own timing cache"),
+                      ("calibration_images", "calibrate to a cache or a Q/DQ ONNX (xnet-edge calibrate) first")):
+        if getattr(options, name) is not None:
+            raise UsageError(f"a bundle cannot carry {name}: {why}")
     profile = target if isinstance(target, TargetProfile) else get_target(target)
     info = read_contract(onnx_path)
     info.require_preprocessing()
@@ -163,36 +168,29 @@ def make_bundle(onnx_path: str | os.PathLike, target: str | TargetProfile, out_p
     if not out_path.name.endswith(ARCHIVE_SUFFIXES):
         raise UsageError(f"bundle output {out_path}: bundles are gzip-compressed tar archives; name it "
                          f"{bundle_name(out_path)}.tar.gz (or .tgz)")
-    if calibration_cache is not None and not Path(calibration_cache).is_file():
-        raise UsageError(f"calibration cache not found: {calibration_cache}")
-    check_max_batch(max_batch)
-    refuse_tensorrt_options(profile, dla=dla, workspace=workspace_mb, calibration_cache=calibration_cache,
-                            tensorrt=tensorrt, max_batch=max_batch)
+    options.check_files()
+    options.check_target(profile, tensorrt=tensorrt)
     check_writable(out_path, "output")
-    options = {"cpu_level": 2 if opt_level is None else int(opt_level)}
     if profile.is_gpu:
         if tensorrt is not None and str(tensorrt) not in TENSORRT_CHOICES:
             raise UsageError(f"--tensorrt must be one of {', '.join(TENSORRT_CHOICES)}, got {tensorrt}")
         release = release_for(profile, tensorrt if tensorrt is not None else profile.trt_generations[0])
-        plan = plan_tensorrt_build(profile, release.name, info.kind, info.image_input.name, info.image_input.shape,
-                                   precision=precision, input_size=list(info.input_size),
-                                   dla=dla, workspace_mb=workspace_mb, opt_level=opt_level,
-                                   calibration="cache" if calibration_cache else None, max_batch=max_batch)
+        plan = plan_for_model(profile, info, options, tensorrt=release.name)
         if plan.int8_source == "calibration-cache":
-            check_calibration_cache(calibration_cache, release.name)
+            check_calibration_cache(options.calibration_cache, release.name)
     else:
-        plan = plan_cpu_build(profile, info.kind, precision=precision, threads=threads, opt_level=opt_level)
+        plan = plan_for_model(profile, info, options)
     files = {ONNX_NAME: info.path.read_bytes(),
              "target.json": (json.dumps(profile.to_dict(), indent=2) + "\n").encode()}
     if isinstance(plan, TrtBuildPlan) and plan.int8_source == "calibration-cache":
-        files[CACHE_NAME] = Path(calibration_cache).read_bytes()
-    files["build.sh"] = bundle_script(profile, plan, options).encode()
-    files["bundle.json"] = _bundle_json(profile, plan, files, options)
+        files[CACHE_NAME] = Path(options.calibration_cache).read_bytes()
+    files["build.sh"] = bundle_script(profile, plan).encode()
+    files["bundle.json"] = _bundle_json(profile, plan, files)
     _write_tar(out_path, bundle_name(out_path), files)
     return BundleResult(out_path, plan, {name: len(data) for name, data in files.items()})
 
 
-def _bundle_json(profile, plan, files: dict, options: dict) -> bytes:
+def _bundle_json(profile, plan, files: dict) -> bytes:
     import hashlib
 
     meta = {"format": BUNDLE_FORMAT, "format_version": 1, "xnet_edge": __version__,
@@ -201,7 +199,7 @@ def _bundle_json(profile, plan, files: dict, options: dict) -> bytes:
             "tensorrt_generation": getattr(plan, "generation", None), "tensorrt_release": getattr(plan, "release", None),
             "notes": list(plan.notes),
             "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
-            "build_command": " ".join(_xnet_edge_args(profile, plan, options) + ["-o", "engine"])}
+            "build_command": " ".join(_xnet_edge_args(profile, plan) + ["-o", "engine"])}
     return (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode()
 
 

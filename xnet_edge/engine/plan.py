@@ -1,8 +1,9 @@
 """Build decisions as data: which precision path, flags and shape profile a target gets.
 
 Nothing here touches TensorRT or ONNX Runtime. :func:`plan_tensorrt_build` turns
-(target, TensorRT generation, precision, model kind, options) into a
-:class:`TrtBuildPlan`; :mod:`.tensorrt_builder` and :mod:`.trtexec` only execute
+(target, TensorRT generation, model kind, the user's :class:`~.options.BuildOptions`) into a
+:class:`TrtBuildPlan` (:func:`plan_cpu_build`: a :class:`CpuBuildPlan`; :func:`plan_for_model`
+picks one for a model); :mod:`.tensorrt_builder` and :mod:`.trtexec` only execute
 or print it. The rules, by TensorRT generation:
 
 =========  ===============================  ===============================  ==========================
@@ -26,12 +27,15 @@ Invalid combinations raise :class:`~xnet_edge.errors.UsageError` with the fix in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from ..errors import UsageError
-from ..limits import check_threads
 from ..targets import PRECISIONS, TRT_GENERATIONS, TargetProfile
+from .options import BuildOptions
 from .trt_releases import TensorRTRelease, tensorrt_release
+
+if TYPE_CHECKING:
+    from ..contract import Contract
 
 ORT_LEVELS = ("ORT_DISABLE_ALL", "ORT_ENABLE_BASIC", "ORT_ENABLE_EXTENDED", "ORT_ENABLE_ALL")
 DEFAULT_ORT_LEVEL = 2  # extended: fusions that stay portable across CPUs (level 3 adds NCHWc layouts)
@@ -125,6 +129,11 @@ class CpuBuildPlan:
         if self.graph_optimization_level in ("ORT_ENABLE_EXTENDED", "ORT_ENABLE_ALL"):
             return "ORT_ENABLE_ALL"
         return self.graph_optimization_level
+
+    @property
+    def opt_level(self) -> int:
+        """The offline level as ``--opt-level`` spells it (0-3)."""
+        return ORT_LEVELS.index(self.graph_optimization_level)
 
     def runtime_dict(self) -> dict:
         """The manifest's ``runtime.onnxruntime`` block (``graph_optimization_level`` is the load-time one)."""
@@ -261,10 +270,8 @@ def build_input_shape(shape: Sequence[int], input_size: Optional[Sequence[int]],
 
 
 def plan_tensorrt_build(target: TargetProfile, generation: int | str, onnx_kind: str, input_name: str,
-                        input_shape: Sequence[int], *, precision: Optional[str] = None,
-                        input_size: Optional[Sequence[int]] = None, dla: Optional[int] = None,
-                        workspace_mb: Optional[int] = None, opt_level: Optional[int] = None,
-                        calibration: Optional[str] = None, max_batch: Optional[int] = None) -> TrtBuildPlan:
+                        input_shape: Sequence[int], options: Optional[BuildOptions] = None, *,
+                        input_size: Optional[Sequence[int]] = None) -> TrtBuildPlan:
     """Decide a TensorRT build.
 
     Args:
@@ -273,14 +280,9 @@ def plan_tensorrt_build(target: TargetProfile, generation: int | str, onnx_kind:
             or the TensorRT version / release (``"8.6"``, ``"10.3.0.30"``); see :func:`release_for`.
         onnx_kind: ``"fp32"``, ``"fp16"`` or ``"qdq"`` (see :func:`xnet_edge.contract.model_kind`).
         input_name, input_shape: the image input (-1 for dynamic dimensions).
-        precision: fp32/fp16/int8/best or None for the default.
+        options: the user's :class:`~.options.BuildOptions` (precision, dla, workspace_mb,
+            opt_level, calibration input, max_batch); None: all defaults.
         input_size: (H, W) from the model's preprocessing, for a dynamic H/W.
-        dla: DLA core index or None.
-        workspace_mb: workspace limit; the target's default when None.
-        opt_level: builder optimization level 0-5 or None.
-        calibration: ``"cache"`` (a TensorRT calibration cache is given), ``"calibrator"``
-            (calibration images are given) or None.
-        max_batch: the profile's max batch for a dynamic batch; the target's when None.
 
     Returns:
         A :class:`TrtBuildPlan`.
@@ -288,31 +290,31 @@ def plan_tensorrt_build(target: TargetProfile, generation: int | str, onnx_kind:
     Raises:
         UsageError: the combination cannot build; the message names the fix.
     """
+    options = options if options is not None else BuildOptions()
     if not target.is_gpu:
         raise UsageError(f"target {target.name} is not a TensorRT target")
     release = release_for(target, generation)
     generation = release.generation
     if onnx_kind not in ("fp32", "fp16", "qdq"):
         raise UsageError(f"unknown model kind {onnx_kind!r}")
-    resolved = resolve_precision(target, precision, onnx_kind)
-    strongly_typed, flags, int8_source, notes = _tensorrt_precision_path(release, resolved, onnx_kind, calibration,
-                                                                         dla is not None)
-    check_max_batch(max_batch)
+    dla = options.dla
+    resolved = resolve_precision(target, options.precision, onnx_kind)
+    strongly_typed, flags, int8_source, notes = _tensorrt_precision_path(release, resolved, onnx_kind,
+                                                                         options.calibration, dla is not None)
     if dla is not None:
         _check_dla(target, dla, flags, onnx_kind)
         if strongly_typed and not release.dla_strongly_typed:
             raise UsageError(f"TensorRT {release.name} builds only strongly typed networks, and DLA with a strongly "
                              "typed network is not established there: drop --dla or build with TensorRT 10")
         flags = (*flags, "GPU_FALLBACK")
-    workspace = int(workspace_mb if workspace_mb is not None else target.workspace_mb)
-    if workspace <= 0:
-        raise UsageError(f"--workspace must be a positive number of MiB, got {workspace}")
-    if opt_level is not None and not 0 <= int(opt_level) <= 5:
+    workspace = int(options.workspace_mb if options.workspace_mb is not None else target.workspace_mb)
+    opt_level = options.opt_level
+    if opt_level is not None and not 0 <= opt_level <= 5:
         raise UsageError(f"--opt-level for TensorRT must be 0-5, got {opt_level}")
     if opt_level is not None and not release.opt_level:
         notes.append(f"TensorRT {release.name} has no builder optimization level: --opt-level ignored")
         opt_level = None
-    lo, opt, hi = build_input_shape(input_shape, input_size, target, max_batch, dla is not None)
+    lo, opt, hi = build_input_shape(input_shape, input_size, target, options.max_batch, dla is not None)
     dynamic = any(int(d) < 0 for d in input_shape)
     profile = ShapeProfile(input_name, lo, opt, hi) if dynamic else None
     return TrtBuildPlan(target=target.name, generation=generation, precision=resolved, onnx_kind=onnx_kind,
@@ -320,6 +322,41 @@ def plan_tensorrt_build(target: TargetProfile, generation: int | str, onnx_kind:
                         dla_core=dla, workspace_mb=workspace, opt_level=opt_level, input_shape=opt,
                         profile=profile, python_builder=release.python_builder, notes=tuple(notes),
                         release=release.name)
+
+
+def plan_for_model(target: TargetProfile, info: "Contract", options: BuildOptions,
+                   tensorrt: Optional[int | str] = None) -> TrtBuildPlan | CpuBuildPlan:
+    """The plan for one model (a :func:`~xnet_edge.contract.read_contract` result) on ``target``.
+
+    Args:
+        target: the build's target.
+        info: the model's contract (kind, image input, preprocessing).
+        options: the build's options.
+        tensorrt: GPU targets: the TensorRT generation, release or version that will build. None
+            plans for the first of the target's generations that can build these options, so a
+            bad combination fails before TensorRT is needed.
+
+    Returns:
+        A :class:`CpuBuildPlan` for the cpu target, else a :class:`TrtBuildPlan`.
+
+    Raises:
+        UsageError: no plan can build these options (the first generation's reason).
+    """
+    kind = info.kind
+    if kind is None:  # only ONNX files have a model kind
+        raise UsageError(f"{info.where} is not an ONNX model; build and bundle take an exported .onnx")
+    if not target.is_gpu:
+        return plan_cpu_build(target, kind, options)
+    image = info.image_input
+    candidates = [tensorrt] if tensorrt is not None else list(target.trt_generations)
+    errors = []
+    for candidate in candidates:
+        try:
+            return plan_tensorrt_build(target, candidate, kind, image.name, image.shape, options,
+                                       input_size=info.input_size)
+        except UsageError as exc:
+            errors.append(exc)
+    raise errors[0]
 
 
 def release_for(target: TargetProfile, tensorrt: int | str) -> TensorRTRelease:
@@ -351,26 +388,7 @@ def _check_dla(target: TargetProfile, dla: int, flags: Sequence[str], kind: str)
         raise UsageError("DLA runs FP16 or INT8 only: use --precision fp16, int8 or best with --dla")
 
 
-def refuse_tensorrt_options(target: TargetProfile, **options) -> None:
-    """Refuse TensorRT-only options (given as ``flag_name=value``, None when not given) for a cpu target.
-
-    Raises:
-        UsageError: naming every such option that was given.
-    """
-    given = [f"--{name.replace('_', '-')}" for name, value in options.items() if value is not None]
-    if not target.is_gpu and given:
-        raise UsageError(f"{', '.join(given)} appl{'y' if len(given) > 1 else 'ies'} to TensorRT targets only; "
-                         f"target {target.name} builds an optimized ONNX, drop {'them' if len(given) > 1 else 'it'}")
-
-
-def check_max_batch(max_batch: Optional[int]) -> None:
-    """Raises UsageError for a ``--max-batch`` below 1 (None: not given)."""
-    if max_batch is not None and int(max_batch) < 1:
-        raise UsageError(f"--max-batch must be at least 1, got {max_batch}")
-
-
-def plan_cpu_build(target: TargetProfile, onnx_kind: str, *, precision: Optional[str] = None,
-                   threads: int = 0, opt_level: Optional[int] = None) -> CpuBuildPlan:
+def plan_cpu_build(target: TargetProfile, onnx_kind: str, options: Optional[BuildOptions] = None) -> CpuBuildPlan:
     """Decide a cpu-target build (ONNX Runtime offline optimization).
 
     The model decides the arithmetic: a Q/DQ model runs INT8, a float model FP32.
@@ -378,32 +396,31 @@ def plan_cpu_build(target: TargetProfile, onnx_kind: str, *, precision: Optional
     Args:
         target: the cpu profile.
         onnx_kind: ``"fp32"``, ``"fp16"`` or ``"qdq"``.
-        precision: fp32/int8/best or None (best and None follow the model).
-        threads: ``intra_op_num_threads`` (0: ONNX Runtime's default, one per physical core).
-        opt_level: 0-3 -> ORT_DISABLE_ALL/BASIC/EXTENDED/ALL; None for EXTENDED.
+        options: reads ``precision`` (fp32/int8/best or None; best and None follow the model),
+            ``threads`` (``intra_op_num_threads``; 0: ONNX Runtime's default, one per physical core)
+            and ``opt_level`` (0-3 -> ORT_DISABLE_ALL/BASIC/EXTENDED/ALL; None for EXTENDED).
 
     Raises:
-        UsageError: an FP16 model, int8 without a Q/DQ model, fp32 with a Q/DQ model,
-            negative threads or a bad level.
+        UsageError: an FP16 model, int8 without a Q/DQ model, fp32 with a Q/DQ model, or a level above 3.
     """
+    options = options if options is not None else BuildOptions()
     if target.is_gpu:
         raise UsageError(f"target {target.name} is a TensorRT target, not cpu")
     if onnx_kind == "fp16":
         raise UsageError("the cpu target runs FP32 or INT8 (Q/DQ) models; pass the FP32 ONNX")
-    resolved = resolve_precision(target, precision, onnx_kind)
+    resolved = resolve_precision(target, options.precision, onnx_kind)
     if resolved == "best":
         resolved = "int8" if onnx_kind == "qdq" else "fp32"
     if resolved == "int8" and onnx_kind != "qdq":
         raise UsageError(f"cpu INT8 needs a Q/DQ model; {_qdq_hint()}")
     if resolved == "fp32" and onnx_kind == "qdq":
         raise UsageError("the model is INT8 Q/DQ; build it with --precision int8 (or pass the FP32 ONNX)")
-    check_threads(threads)
-    level = DEFAULT_ORT_LEVEL if opt_level is None else int(opt_level)
+    level = DEFAULT_ORT_LEVEL if options.opt_level is None else options.opt_level
     if not 0 <= level < len(ORT_LEVELS):
-        raise UsageError(f"--opt-level for the cpu target must be 0-3, got {opt_level}")
+        raise UsageError(f"--opt-level for the cpu target must be 0-3, got {level}")
     notes = ("ORT_ENABLE_ALL adds CPU-specific layouts: run the engine on this CPU type only",) if level == 3 else ()
     return CpuBuildPlan(precision=resolved, graph_optimization_level=ORT_LEVELS[level],
-                        intra_op_num_threads=int(threads), notes=notes)
+                        intra_op_num_threads=options.threads, notes=notes)
 
 
 # --------------------------------------------------------------------------- target vs machine
