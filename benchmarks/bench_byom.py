@@ -12,8 +12,9 @@ and ×Net Lite0 beside it in one benchmark report.
 3. Reported per graph: relative error vs FP32 on 4 held-out photos, ONNX Runtime CPU time per
    run (1 thread, interleaved rounds, median process CPU time) and speed vs FP32, and the kernel
    time per op type (ORT profiler), where attention's activation x activation MatMuls show.
-4. ``xnet-edge bench`` of the ×Net Lite0 demo checkpoint (``--input-size`` rounded to 32) and
-   the ViT (rounded to 14), FP32 ``cpu`` engines, in one JSON report and plot.
+4. ``xnet-edge bench --input-size`` (one size) of the ×Net Lite0 demo checkpoint and the ViT, FP32
+   ``cpu`` engines, in one JSON report and plot: bench rounds the size to each model's multiple
+   (32 for ×Net, 14 for the ViT; each is exported at that size) and records it per result.
 
     python benchmarks/bench_byom.py --out out/byom
     python benchmarks/bench_byom.py --out out/byom --hidden 192 --layers 6 --input-size 128x160   # quick
@@ -141,7 +142,9 @@ def bench_side_by_side(args, out: Path, vit: Path) -> Path:
     for name, path in (("lite0", lite0), ("vit", vit)):
         build_engine(path, "cpu", out / f"engine_{name}")
     report = out / "bench_lite0_vs_vit.json"
-    main(["bench", str(out / "engine_lite0"), str(out / "engine_vit"), "--threads", str(args.threads),
+    h, w = args.input_size
+    main(["bench", str(out / "engine_lite0"), str(out / "engine_vit"), "--input-size", f"{h}x{w}",
+          "--threads", str(args.threads),
           "--duration-s", str(args.duration_s), "--iterations", "10", "--json", str(report),
           "--plot", str(out / "bench_lite0_vs_vit.png"), "--quiet"])
     return report

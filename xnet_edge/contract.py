@@ -166,6 +166,22 @@ class Preprocessing:
             check_input_size(hw[0], hw[1], self.multiple)
         return replace(self, input_size=hw)
 
+    def round_input_size(self, size: Sequence[int]) -> tuple[int, int]:
+        """The size nearest to ``size`` that this model takes: each side rounded to ``multiple``
+        (at least one multiple); unchanged when the multiple is unknown.
+
+        Raises:
+            InputSizeError: the size is not two positive values.
+        """
+        hw = tuple(int(v) for v in size)
+        if len(hw) != 2 or min(hw) <= 0:
+            raise InputSizeError(f"input size must be (H, W) with positive values, got {size!r}")
+        if not self.multiple:
+            return hw[0], hw[1]
+        from .preprocess import nearest_valid_size
+
+        return nearest_valid_size(hw[0], hw[1], self.multiple)
+
     def apply(self, image: np.ndarray):
         """Preprocess one image: ``(tensor (1, 3, H, W) float32, Letterbox)``."""
         from .preprocess import preprocess

@@ -101,7 +101,9 @@ def run_benchmark(artifacts: Sequence[str | Path], settings: BenchSettings = Ben
         threads: ONNX Runtime intra-op / PyTorch threads.
         cuda_graph: TensorRT: replay a captured CUDA graph.
         spin_wait: TensorRT: busy-wait on synchronization.
-        input_size: network (H, W) for models whose input size is dynamic.
+        input_size: one network (H, W) for every artifact, rounded to each model's size multiple
+            (14 for ViT patch models, 32 for ×Net); each result records the size it ran at, the
+            size asked for and the multiple, with a note when it was rounded.
         frame_size: (H, W) of the benchmark frames.
         photos: scikit-image photos to rotate over.
         trtexec: also run trtexec on each TensorRT plan.
@@ -184,5 +186,6 @@ def _results(subjects, measurements, settings: BenchSettings) -> list[dict]:
         results.append(build_result(
             artifact=str(subject.runtime.artifact.file), label=subject.label, describe=subject.describe(),
             mode=subject.mode, settings=settings, measurement=m, stages=stage_split(subject, m),
-            memory=subject.memory_summary(), reference=results[0]["latency_ms"] if results else None))
+            memory=subject.memory_summary(), reference=results[0]["latency_ms"] if results else None,
+            size=subject.size_record(), size_note=subject.size_note()))
     return results

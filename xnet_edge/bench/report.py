@@ -10,7 +10,9 @@ JSON layout (``schema_version`` 1; every time in milliseconds unless the key say
                       "versions": {...}, "threads": {...}, "load_average": [1, 5, 15 min] (before measuring),
                       "load_average_after": [...]},
       "results": [                                  # one per artifact, in the order given
-        {"artifact": path, "label": short name, "backend", "precision", "mode", "batch", "input_size",
+        {"artifact": path, "label": short name, "backend", "precision", "mode", "batch",
+         "input_size": [H, W] run, "input_size_requested": the shared --input-size or null,
+         "size_multiple": the model's size multiple or null,  # input_size = requested rounded to it
          "iterations", "measured_s", "rounds", "warmup_calls", "discarded_calls",
          "latency_ms": {"min", "mean", "median", "p90", "p95", "p99", "max", "std"},
          "throughput": {"inferences_per_s", "images_per_s"},
@@ -39,7 +41,8 @@ from .stats import LATENCY_KEYS, coefficient_of_variation, latency_stats, speedu
 SCHEMA = "xnet-edge-bench"
 SCHEMA_VERSION = 1
 TOP_KEYS = ("schema", "schema_version", "settings", "environment", "results")
-RESULT_KEYS = ("artifact", "label", "backend", "precision", "mode", "batch", "input_size", "iterations",
+RESULT_KEYS = ("artifact", "label", "backend", "precision", "mode", "batch", "input_size", "input_size_requested",
+               "size_multiple", "iterations",
                "measured_s", "rounds", "warmup_calls", "discarded_calls", "latency_ms", "throughput",
                "speedup_vs_first", "stages_ms", "memory", "settings", "notes", "trtexec", "samples")
 THROUGHPUT_KEYS = ("inferences_per_s", "images_per_s")
@@ -120,12 +123,17 @@ def environment_notes(environment: dict) -> list[str]:
 
 
 def build_result(*, artifact: str, label: str, describe: dict, mode: str, settings: BenchSettings,
-                 measurement: Measurement, stages: dict, memory: dict, reference: Optional[dict] = None) -> dict:
+                 measurement: Measurement, stages: dict, memory: dict, reference: Optional[dict] = None,
+                 size: Optional[dict] = None, size_note: Optional[str] = None) -> dict:
     """One entry of ``results`` from a finished measurement.
 
     Args:
         reference: the first result's ``latency_ms`` (None for the first itself).
+        size: ``{"input_size", "input_size_requested", "size_multiple"}`` (the size run, the
+            shared ``--input-size`` and the model's multiple); None: the size from ``describe``.
+        size_note: the first note when the shared size was rounded for this model.
     """
+    size = size or {"input_size": describe.get("input_size")}
     samples_ms = np.asarray(measurement.samples_s) * 1e3
     latency = latency_stats(samples_ms)
     backend = describe.get("backend", "?")
@@ -137,7 +145,9 @@ def build_result(*, artifact: str, label: str, describe: dict, mode: str, settin
         "precision": describe.get("precision") or ("fp32" if backend == "torch" else None),
         "mode": mode,
         "batch": settings.batch,
-        "input_size": describe.get("input_size"),
+        "input_size": size.get("input_size"),
+        "input_size_requested": size.get("input_size_requested"),
+        "size_multiple": size.get("size_multiple"),
         "iterations": measurement.count,
         "measured_s": measurement.measured_s,
         "rounds": (max(measurement.rounds) + 1) if measurement.rounds else 0,
@@ -149,7 +159,7 @@ def build_result(*, artifact: str, label: str, describe: dict, mode: str, settin
         "stages_ms": stages,
         "memory": memory,
         "settings": describe,
-        "notes": result_notes(latency, stages, backend, mode, memory),
+        "notes": ([size_note] if size_note else []) + result_notes(latency, stages, backend, mode, memory),
         "trtexec": None,
         "samples": {"latency_ms": [round(float(v), 5) for v in samples_ms],
                     "t_s": [round(float(t - t0), 5) for t in measurement.start_s]},
@@ -196,7 +206,9 @@ def latency_rows(report: dict) -> list[dict]:
     rows = []
     for r in report["results"]:
         lat, thr = r["latency_ms"], r["throughput"]
+        size = r.get("input_size")
         rows.append({"artifact": r["label"], "backend": r["backend"], "precision": r["precision"] or "-",
+                     "input": f"{size[0]}x{size[1]}" if size else "-",
                      "mean": _fmt(lat["mean"]), "median": _fmt(lat["median"]), "p90": _fmt(lat["p90"]),
                      "p99": _fmt(lat["p99"]), "std": _fmt(lat["std"]), "img/s": _fmt(thr["images_per_s"], 1),
                      "speedup": f"{r['speedup_vs_first']['median']:.2f}x",
@@ -210,7 +222,7 @@ def latency_rows(report: dict) -> list[dict]:
     return rows
 
 
-LATENCY_COLUMNS = ["artifact", "backend", "precision", "mean", "median", "p90", "p99", "std", "img/s", "speedup",
+LATENCY_COLUMNS = ["artifact", "backend", "precision", "input", "mean", "median", "p90", "p99", "std", "img/s", "speedup",
                    "load MiB", "n"]
 STAGE_COLUMNS = ["artifact", "preprocess", "h2d", "enqueue", "compute", "d2h", "postprocess", "other"]
 
@@ -244,7 +256,9 @@ def plot_report(report: dict, path: str | Path, title: Optional[str] = None) -> 
     import matplotlib.pyplot as plt
 
     results = report["results"]
-    labels = [r["label"] for r in results]
+    sizes = [tuple(r.get("input_size") or ()) for r in results]
+    labels = [r["label"] + (f" ({size[0]}x{size[1]})" if size and len(set(sizes)) > 1 else "")
+              for r, size in zip(results, sizes)]
     data = [r["samples"]["latency_ms"] for r in results]
     fig, (ax_box, ax_time) = plt.subplots(1, 2, figsize=(12, 1.8 + 0.6 * len(results)),
                                           gridspec_kw={"width_ratios": [1, 1.4]})
@@ -262,8 +276,8 @@ def plot_report(report: dict, path: str | Path, title: Optional[str] = None) -> 
         if r.get("trtexec"):
             ax_box.plot([r["trtexec"]["latency_ms"]["median"]], [i], "kD", markersize=5,
                         label="trtexec median" if i == 1 else None)
-    for r in results:
-        ax_time.plot(r["samples"]["t_s"], r["samples"]["latency_ms"], ".", markersize=2, label=r["label"])
+    for r, label in zip(results, labels):
+        ax_time.plot(r["samples"]["t_s"], r["samples"]["latency_ms"], ".", markersize=2, label=label)
     ax_time.set_xlabel("time since measurement start (s)")
     ax_time.set_ylabel("latency (ms)")
     ax_time.legend(fontsize=8, markerscale=4, loc="upper right")

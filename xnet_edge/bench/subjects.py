@@ -19,7 +19,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from ..errors import XnetEdgeError
+from ..errors import UsageError, XnetEdgeError
 from ..runtime.timing import StageTimes
 from .memory import PeakRss, cuda_used_mb, current_rss_mb, torch_cuda_peak_mb
 from .method import Measurement, Subject
@@ -68,6 +68,8 @@ class RuntimeSubject(Subject):
         self.run_extra_rss_mb: Optional[float] = None
         self._slice_rss: Optional[float] = None
         self.gpu_peak_mb: Optional[float] = None
+        #: the shared ``--input-size`` this model was rounded from (None: its own size)
+        self.requested_size: Optional[tuple[int, int]] = None
         groups = rotation(list(frames), self.batch)
         if self.end_to_end:
             self._calls = groups
@@ -148,6 +150,22 @@ class RuntimeSubject(Subject):
         info.pop("preprocessing", None)
         return info
 
+    def size_record(self) -> dict:
+        """``{"input_size", "input_size_requested", "size_multiple"}``: the size run, the shared
+        ``--input-size`` it was rounded from (None without one) and the model's size multiple."""
+        return {"input_size": list(self.runtime.input_size),
+                "input_size_requested": list(self.requested_size) if self.requested_size else None,
+                "size_multiple": self.runtime.preprocessing.multiple}
+
+    def size_note(self) -> Optional[str]:
+        """A note when the shared ``--input-size`` was rounded for this model, else None."""
+        used = tuple(self.runtime.input_size)
+        if self.requested_size is None or used == self.requested_size:
+            return None
+        (rh, rw), (h, w) = self.requested_size, used
+        return (f"--input-size {rh}x{rw} rounded to {h}x{w}, the nearest multiple of "
+                f"{self.runtime.preprocessing.multiple} (this model's size multiple)")
+
     def close(self) -> None:
         self.runtime.close()
 
@@ -185,32 +203,70 @@ def open_subject(path: str | Path, label: str, frames: Sequence[np.ndarray], *, 
         peak: shared peak-RSS tracker.
         threads: ONNX Runtime intra-op threads / PyTorch threads (None: defaults).
         cuda_graph: TensorRT: capture and replay a CUDA graph.
-        input_size: network (H, W) for models with a dynamic input size.
+        input_size: a network (H, W) shared by every artifact of a run, rounded to this model's
+            size multiple (:func:`shared_input_size`); None: the model's own size.
 
     Raises:
-        UsageError / XnetEdgeError: from opening the Runtime.
+        UsageError / XnetEdgeError: from opening the Runtime, or a fixed-size model whose size
+            is not ``input_size`` rounded to its multiple.
     """
     from ..runtime import Runtime, resolve_artifact
 
     kind = resolve_artifact(path).kind
-    options: dict[str, Any] = {"input_size": input_size}
+    options: dict[str, Any] = {}
     if kind == "onnx" and threads is not None:
         options["threads"] = int(threads)
     if kind == "tensorrt-plan":
         options["cuda_graph"] = bool(cuda_graph)
     rss_before = current_rss_mb()
     gpu_before = cuda_used_mb() if kind == "tensorrt-plan" else None
-    runtime = Runtime(path, **options)
+    runtime = Runtime(path, **options)  # at its own size first: the rounding needs the model's contract
     try:
-        if runtime.backend_name == "torch":
-            set_torch_threads(threads)
         load = {"rss_mb": _difference(current_rss_mb(), rss_before)}
         if kind == "tensorrt-plan":
             load["gpu_mb"] = _difference(cuda_used_mb(), gpu_before)
-        return RuntimeSubject(runtime, label, frames, batch=batch, end_to_end=end_to_end, peak=peak, load=load)
+        size = shared_input_size(runtime, input_size, label)
+        if size != runtime.input_size:  # a dynamic model at another size: open it again at that size
+            runtime.close()
+            runtime = Runtime(path, input_size=size, **options)
+        if runtime.backend_name == "torch":
+            set_torch_threads(threads)
+        subject = RuntimeSubject(runtime, label, frames, batch=batch, end_to_end=end_to_end, peak=peak, load=load)
+        subject.requested_size = tuple(int(v) for v in input_size) if input_size else None
+        return subject
     except BaseException:
         runtime.close()
         raise
+
+
+def shared_input_size(runtime, requested: Optional[Sequence[int]], label: str) -> tuple[int, int]:
+    """The network size one ``--input-size`` gives this model: rounded to its size multiple.
+
+    ×Net takes multiples of 32, a ViT with 14-pixel patches multiples of 14; one shared size
+    therefore runs each model at the nearest size it takes (``256x320`` → ``252x322`` for 14).
+
+    Args:
+        runtime: the model, opened at its own size.
+        requested: the shared (H, W), or None for the model's own size.
+        label: the artifact's name, for messages.
+
+    Returns:
+        (H, W) to run the model at.
+
+    Raises:
+        UsageError: the model's input is fixed at another size than the rounded one.
+    """
+    if requested is None:
+        return runtime.input_size
+    size = runtime.preprocessing.round_input_size(requested)
+    fixed = runtime.backend.network_size() if runtime.backend is not None else None
+    if fixed is not None and tuple(fixed) != size:
+        multiple = runtime.preprocessing.multiple
+        rounded = f" rounds to {size[0]}x{size[1]} (size multiple {multiple})" if multiple else ""
+        raise UsageError(f"{label}: its input is fixed at {fixed[0]}x{fixed[1]}, but --input-size "
+                         f"{requested[0]}x{requested[1]}{rounded}; export or build it for that size, "
+                         "or leave out --input-size")
+    return size
 
 
 def _max(current: Optional[float], value: float) -> float:
@@ -221,4 +277,5 @@ def _difference(after: Optional[float], before: Optional[float]) -> Optional[flo
     return after - before if after is not None and before is not None else None
 
 
-__all__ = ["MODES", "RuntimeSubject", "SERIAL_STAGES", "open_subject", "rotation", "stage_split"]
+__all__ = ["MODES", "RuntimeSubject", "SERIAL_STAGES", "open_subject", "rotation", "shared_input_size",
+           "stage_split"]

@@ -13,6 +13,7 @@ inputs rotate over real photos. Ratios ("speedup") are against the first artifac
 examples:
   xnet-edge bench engines/cpu-fp32 engines/cpu-int8 --json bench.json --plot bench.png
   xnet-edge bench engines/orin-int8 --cuda-graph --trtexec
+  xnet-edge bench xnet_lite0.onnx depth_anything.onnx --input-size 256x320   # 256x320 and 252x322
 """
 
 
@@ -25,7 +26,9 @@ def register(sub) -> None:
     p.add_argument("artifacts", nargs="+", metavar="ARTIFACT", help="engine folder, .onnx, .plan or checkpoint")
     p.add_argument("--batch", type=int, default=1, metavar="N", help="images per call (default 1)")
     p.add_argument("--input-size", type=size_arg, default=None, metavar="HxW",
-                   help="network input size for models with a dynamic size")
+                   help="one network input size for every artifact, rounded to each model's size multiple "
+                        "(14 for ViT patch models, 32 for ×Net; the JSON records both); a model with a fixed "
+                        "size must have that rounded size")
     p.add_argument("--frame-size", type=size_arg, default=(480, 640), metavar="HxW",
                    help="size of the camera frames for --end-to-end (default 480x640)")
     p.add_argument("--warmup-ms", type=float, default=200.0, metavar="MS", help="warm-up time per artifact (default 200)")
