@@ -20,7 +20,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -65,7 +65,7 @@ def adopt_onnx(model_path: str | os.PathLike, output: str | os.PathLike, *, outp
                input_size: Optional[Sequence[int]] = None, multiple: Optional[int] = None,
                input_name: Optional[str] = None, output_name: Optional[str] = None, scale: float = 1.0,
                channels: str = "rgb", max_depth: Optional[float] = None,
-               num_classes: Optional[int] = None) -> AdoptResult:
+               num_classes: Optional[int] = None, source: Optional[Mapping[str, Any]] = None) -> AdoptResult:
     """Check a foreign ONNX model and write a copy that carries the xnet-edge contract.
 
     Args:
@@ -81,6 +81,8 @@ def adopt_onnx(model_path: str | os.PathLike, output: str | os.PathLike, *, outp
         channels: ``"rgb"`` or ``"bgr"``.
         max_depth: range in metres of a metric-depth model.
         num_classes: classes of a segmentation model (default: the output's channels).
+        source: entries for the config block that say where the model came from (``export --hf``
+            names the transformers folder and model type); ``name`` replaces the file's stem.
 
     Returns:
         An :class:`AdoptResult`.
@@ -115,6 +117,9 @@ def adopt_onnx(model_path: str | os.PathLike, output: str | os.PathLike, *, outp
     _rename_tensor(model.graph, image.name, INPUT_NAME)
     _rename_tensor(model.graph, chosen.name, contract_name)
     config = {"name": model_path.stem, "task": semantics.task, "adopted_from": model_path.name}
+    if source:
+        config.update({k: v for k, v in source.items() if k != "task"})
+        config.pop("adopted_from", None)
     write_metadata(model, {CONFIG_KEY: json.dumps(config, sort_keys=True),
                            PREPROCESSING_KEY: json.dumps(pre.to_dict(), sort_keys=True),
                            OUTPUT_KEY: json.dumps(semantics.to_dict(), sort_keys=True)})

@@ -1,4 +1,5 @@
-"""``xnet-edge export``: a ×Net checkpoint → ONNX (contract I/O, metadata, parity check vs PyTorch)."""
+"""``xnet-edge export``: a ×Net checkpoint → ONNX (contract I/O, metadata, parity check vs PyTorch);
+``--hf DIR``: a local Hugging Face ``transformers`` depth model folder → the same contract (``[hf]`` extra)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,10 @@ def register(sub) -> None:
         description="Export a ×Net to ONNX: input 'image' (N,3,H,W), output 'depth' (or 'logits'), config and "
                     "preprocessing in the metadata. ONNX Runtime is compared with PyTorch on real photos and the "
                     "export fails above the tolerance.")
+    p.add_argument("--hf", metavar="DIR",
+                   help="export a local Hugging Face transformers depth model folder (save_pretrained output: DPT, "
+                        "Depth Anything, GLPN) instead of a ×Net; preprocessing from its image processor config; "
+                        "needs pip install 'xnet-edge[hf]'")
     p.add_argument("--model", help="variant name (default: the checkpoint's, or xnet_lite0)")
     p.add_argument("--checkpoint", help="model checkpoint (.safetensors) or 'demo' for the bundled demo model")
     p.add_argument("--pretrained", default="none",
@@ -53,6 +58,8 @@ def run(args) -> int:
         raise UsageError(f"--output must be a .onnx file, got {args.output}")
     if args.batch < 1:
         raise UsageError(f"--batch must be >= 1, got {args.batch}")
+    if args.hf is not None:
+        return run_hf(args)
     require_torch("export")
     from ..export import check_opset, export_onnx
 
@@ -72,4 +79,36 @@ def run(args) -> int:
         par = result.parity
         print(f"parity vs PyTorch on {len(par.images)} real images (batch {par.batch_sizes}): "
               f"max abs {par.max_abs:.3g}, mean abs {par.mean_abs:.3g}, tolerance {par.tolerance:.3g}: OK")
+    return 0
+
+
+def run_hf(args) -> int:
+    """``export --hf DIR``: a transformers depth model folder → ONNX with the contract (xnet_edge.hf)."""
+    from ..errors import UsageError
+    from ..io_utils import check_writable
+
+    given = [flag for flag, value in (("--model", args.model), ("--checkpoint", args.checkpoint),
+                                      ("--pretrained", args.pretrained != "none"),
+                                      ("--dynamic-batch", args.dynamic_batch), ("--batch", args.batch != 1)) if value]
+    if given:
+        raise UsageError(f"--hf exports a transformers folder at batch 1: drop {', '.join(given)}")
+    require_torch("export --hf")
+    from ..export import check_opset
+    from ..hf import export_hf_depth
+
+    check_opset(args.opset)
+    check_writable(args.output, "--output")
+    result = export_hf_depth(args.hf, args.output, input_size=args.input_size, opset=args.opset,
+                             parity=not args.no_parity, tolerance=args.tolerance)
+    pre, out = result.preprocessing, result.output
+    h, w = pre.input_size
+    metres = f", max depth {out.max_depth:g} m" if out.max_depth else ""
+    print(f"wrote {result.path}  (transformers {result.model_type} -> {out.kind}{metres}; {h}x{w}, multiple "
+          f"{pre.multiple}, mean {[round(v, 4) for v in pre.mean]}, std {[round(v, 4) for v in pre.std]}, "
+          f"{'0..255' if pre.scale == 255 else '0..1'} input)")
+    for note in result.notes:
+        print(f"note: {note}")
+    if result.parity_max_abs is not None:
+        print(f"parity vs PyTorch on a real photo: max abs {result.parity_max_abs:.3g}, "
+              f"limit {result.tolerance:.3g}: OK")
     return 0
