@@ -4,7 +4,7 @@ import pytest
 
 from xnet_edge.bench.method import BenchSettings
 from xnet_edge.bench.stats import LATENCY_KEYS
-from xnet_edge.bench.trtexec import parse_trtexec_summary, trtexec_args
+from xnet_edge.bench.trtexec_timing import parse_trtexec_summary, trtexec_timing_args
 from xnet_edge.errors import XnetEdgeError
 
 def test_parses_trt10_summary_into_our_fields(samples):
@@ -43,9 +43,9 @@ def test_failed_run_without_summary_raises():
 
 def test_command_matches_our_settings():
     settings = BenchSettings(warmup_ms=150, duration_s=2.5, iterations=80)
-    args = trtexec_args("e/model.plan", settings, input_shape=(4, 3, 256, 320), cuda_graph=True,
-                        spin_wait=True, dla_core=1)
+    args = trtexec_timing_args("e/model.plan", settings, input_shape=(4, 3, 256, 320), cuda_graph=True,
+                               spin_wait=True, dla_core=1)
     assert args == ["--loadEngine=e/model.plan", "--warmUp=150", "--duration=3", "--iterations=80",
                     "--shapes=image:4x3x256x320", "--useCudaGraph", "--useSpinWait", "--useDLACore=1"]
-    assert trtexec_args("p.plan", BenchSettings()) == ["--loadEngine=p.plan", "--warmUp=200", "--duration=3",
-                                                       "--iterations=50"]
+    assert trtexec_timing_args("p.plan", BenchSettings()) == ["--loadEngine=p.plan", "--warmUp=200", "--duration=3",
+                                                              "--iterations=50"]

@@ -15,7 +15,7 @@ import pytest
 
 from xnet_edge.cli import main
 from xnet_edge.engine.bundle import extract_bundle, make_bundle, read_bundle
-from xnet_edge.engine.trtexec import trtexec_args
+from xnet_edge.engine.trtexec_script import trtexec_build_args
 from xnet_edge.errors import UsageError
 
 pytestmark = pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSIX sh")
@@ -64,12 +64,12 @@ def test_input_names_cannot_run_commands_in_build_sh(tiny_onnx, tmp_path, name):
     proc, argv, folder = _run_bundle(bundle, tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert not list(tmp_path.rglob("pwned")) and not (folder / "pwned").exists()
-    assert argv["trtexec"] == trtexec_args(result.plan, onnx="model.onnx", engine="engine/model.plan",
-                                           calibration_cache="calibration.cache", timing_cache="timing.cache",
-                                           layer_info="engine/layers.json")
+    assert argv["trtexec"] == trtexec_build_args(result.plan, onnx="model.onnx", engine="engine/model.plan",
+                                                 calibration_cache="calibration.cache", timing_cache="timing.cache",
+                                                 layer_info="engine/layers.json")
     assert f"--minShapes={name}:1x3x64x96" in argv["trtexec"]
     # and the engine folder's own build.sh quotes the same way
-    from xnet_edge.engine.trtexec import build_script
+    from xnet_edge.engine.trtexec_script import build_script
 
     script = tmp_path / "engine-build.sh"
     script.write_text(build_script(result.plan, layer_info="layers.json"))

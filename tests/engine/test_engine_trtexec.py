@@ -7,7 +7,7 @@ import pytest
 
 from xnet_edge.engine.options import BuildOptions
 from xnet_edge.engine.plan import plan_tensorrt_build
-from xnet_edge.engine.trtexec import build_script, trtexec_args, trtexec_command
+from xnet_edge.engine.trtexec_script import build_script, trtexec_build_args, trtexec_command
 from xnet_edge.errors import UsageError
 from xnet_edge.targets import get_target
 
@@ -22,7 +22,7 @@ def _plan(target, gen, kind="fp32", precision="fp16", calibration=None, **kw):
 
 def test_trt10_dla_int8_with_calibration_cache():
     plan = _plan("jetson-orin-nx", 10, precision="int8", calibration="cache", dla=0, opt_level=4, workspace_mb=1536)
-    assert trtexec_args(plan, calibration_cache="calibration.cache") == [
+    assert trtexec_build_args(plan, calibration_cache="calibration.cache") == [
         "--onnx=model.onnx", "--saveEngine=model.plan",
         "--minShapes=image:1x3x64x96", "--optShapes=image:1x3x64x96", "--maxShapes=image:1x3x64x96",
         "--int8", "--calib=calibration.cache", "--memPoolSize=workspace:1536",
@@ -30,25 +30,25 @@ def test_trt10_dla_int8_with_calibration_cache():
         "--timingCacheFile=timing.cache", "--profilingVerbosity=detailed", "--exportLayerInfo=layers.json",
         "--skipInference"]
     with pytest.raises(UsageError, match="calibration cache"):
-        trtexec_args(plan)
+        trtexec_build_args(plan)
 
 
 def test_trt10_fp16_onnx_is_strongly_typed_and_dynamic_batch_profile():
-    args = trtexec_args(_plan("gpu-sm89", 10, kind="fp16"), timing_cache=None, layer_info=None)
+    args = trtexec_build_args(_plan("gpu-sm89", 10, kind="fp16"), timing_cache=None, layer_info=None)
     assert "--stronglyTyped" in args and "--fp16" not in args
     assert "--maxShapes=image:16x3x64x96" in args
     assert not any(a.startswith(("--timingCacheFile", "--exportLayerInfo")) for a in args)
 
 
 def test_trt11_has_no_precision_flags():
-    args = trtexec_args(_plan("gpu-sm90", 11, kind="qdq", precision="best"))
+    args = trtexec_build_args(_plan("gpu-sm90", 11, kind="qdq", precision="best"))
     assert not {"--fp16", "--int8", "--best", "--stronglyTyped"} & set(args)
     assert not any(a.startswith("--calib") for a in args)
 
 
 def test_trt8_uses_build_only_and_no_optimization_level():
     plan = _plan("jetson-xavier-nx", 8, kind="qdq", precision="best", opt_level=3)
-    args = trtexec_args(plan)
+    args = trtexec_build_args(plan)
     assert args[-1] == "--buildOnly" and "--int8" in args and "--fp16" in args
     assert not any(a.startswith("--builderOptimizationLevel") for a in args)
 

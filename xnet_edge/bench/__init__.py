@@ -9,7 +9,7 @@
 Modules: :mod:`.stats` (statistics), :mod:`.method` (warm-up, interleaved rounds,
 stopping rule), :mod:`.subjects` (Runtime driving, model-only vs end-to-end),
 :mod:`.inputs` (real frames), :mod:`.environment`, :mod:`.memory`,
-:mod:`.trtexec` (run and parse trtexec), :mod:`.report` (JSON layout, tables, plot).
+:mod:`.trtexec_timing` (run and parse trtexec), :mod:`.report` (JSON layout, tables, plot).
 Nothing here imports torch unless a PyTorch checkpoint is benchmarked.
 """
 
@@ -18,7 +18,7 @@ from .environment import capture_environment
 from .method import BenchSettings, Measurement, Subject, measure
 from .report import SCHEMA, SCHEMA_VERSION, plot_report, validate_report
 from .stats import LATENCY_KEYS, latency_stats, percentile, throughput
-from .trtexec import parse_trtexec_summary
+from .trtexec_timing import parse_trtexec_summary
 
 __all__ = ["BenchSettings", "LATENCY_KEYS", "Measurement", "SCHEMA", "SCHEMA_VERSION", "Subject",
            "capture_environment", "check_options", "latency_stats", "measure", "parse_trtexec_summary",

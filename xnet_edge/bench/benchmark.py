@@ -19,7 +19,7 @@ from .memory import PeakRss
 from .method import BenchSettings, measure
 from .report import SCHEMA, SCHEMA_VERSION, build_result, unique_labels
 from .subjects import MODES, open_subject, stage_split
-from .trtexec import find_trtexec, run_trtexec, trtexec_args
+from .trtexec_timing import find_trtexec, run_trtexec, trtexec_timing_args
 
 
 def check_options(kinds: Sequence[str], *, threads: Optional[int], cuda_graph: bool, spin_wait: bool,
@@ -80,9 +80,9 @@ def _trtexec_args_for(subject, settings: BenchSettings, cuda_graph: bool, spin_w
     shape = (settings.batch, 3, *subject.runtime.input_size)
     dla = (((artifact.manifest or {}).get("runtime") or {}).get("tensorrt") or {}).get("dla_core")
     dynamic = backend is not None and backend.input.is_dynamic
-    return trtexec_args(artifact.file, settings, input_name=backend.input.name if backend else "image",
-                        input_shape=shape if dynamic else None, cuda_graph=cuda_graph, spin_wait=spin_wait,
-                        dla_core=dla)
+    return trtexec_timing_args(artifact.file, settings, input_name=backend.input.name if backend else "image",
+                               input_shape=shape if dynamic else None, cuda_graph=cuda_graph, spin_wait=spin_wait,
+                               dla_core=dla)
 
 
 def run_benchmark(artifacts: Sequence[str | Path], settings: BenchSettings = BenchSettings(), *,

@@ -194,7 +194,7 @@ def _build_tensorrt(info, profile, out, preprocessing, plan: TrtBuildPlan, optio
                     log, verbose) -> BuildResult:
     """Build ``plan``; planned again only when the installed TensorRT is another release than it was for."""
     from .tensorrt_builder import EngineBuildError, build_tensorrt_engine, import_tensorrt
-    from .trtexec import build_script
+    from .trtexec_script import build_script
 
     trt = import_tensorrt(min_generation=8)
     version = str(trt.__version__)

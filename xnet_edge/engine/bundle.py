@@ -39,7 +39,7 @@ from .calibrator import check_calibration_cache
 from .options import BuildOptions
 from .plan import CpuBuildPlan, TrtBuildPlan, plan_for_model, release_for
 from .trt_releases import TENSORRT_CHOICES
-from .trtexec import FIND_TRTEXEC_SH, check_script_text, trtexec_args
+from .trtexec_script import FIND_TRTEXEC_SH, check_script_text, trtexec_build_args
 
 BUNDLE_FORMAT = "xnet-edge-bundle"
 #: the names a bundle may have: it is always written as a gzip-compressed tar archive
@@ -121,8 +121,8 @@ def bundle_script(profile: TargetProfile, plan) -> str:
     if not isinstance(plan, TrtBuildPlan):
         lines.append('echo "xnet-edge is not installed: pip install xnet-edge" >&2; exit 1')
         return "\n".join(lines) + "\n"
-    trt = trtexec_args(plan, onnx=ONNX_NAME, engine=f"{OUT_MARK}/model.plan", calibration_cache=CACHE_NAME,
-                       timing_cache=TIMING_NAME, layer_info=f"{OUT_MARK}/{LAYERS_NAME}")
+    trt = trtexec_build_args(plan, onnx=ONNX_NAME, engine=f"{OUT_MARK}/model.plan", calibration_cache=CACHE_NAME,
+                             timing_cache=TIMING_NAME, layer_info=f"{OUT_MARK}/{LAYERS_NAME}")
     why = (f"TensorRT {plan.release}: xnet-edge's builder needs TensorRT >= 10, so trtexec builds"
            if trtexec_only else "Without xnet-edge")
     lines += [f"# {why}: a plain TensorRT plan (no manifest.json).",

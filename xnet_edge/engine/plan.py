@@ -3,7 +3,7 @@
 Nothing here touches TensorRT or ONNX Runtime. :func:`plan_tensorrt_build` turns
 (target, TensorRT generation, model kind, the user's :class:`~.options.BuildOptions`) into a
 :class:`TrtBuildPlan` (:func:`plan_cpu_build`: a :class:`CpuBuildPlan`; :func:`plan_for_model`
-picks one for a model); :mod:`.tensorrt_builder` and :mod:`.trtexec` only execute
+picks one for a model); :mod:`.tensorrt_builder` and :mod:`.trtexec_script` only execute
 or print it. The rules, by TensorRT generation:
 
 =========  ===============================  ===============================  ==========================

@@ -1,6 +1,6 @@
 """What differs between the TensorRT releases xnet-edge builds for, as data.
 
-The build plan (:mod:`.plan`), the trtexec script (:mod:`.trtexec`) and the tests
+The build plan (:mod:`.plan`), the trtexec script (:mod:`.trtexec_script`) and the tests
 read these rows instead of comparing version numbers in code. ``source`` says how
 each row is known: nothing here has run on a GPU or a real TensorRT.
 

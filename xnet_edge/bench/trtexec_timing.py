@@ -116,9 +116,9 @@ def _full_stats(found: dict[str, float]) -> dict[str, Optional[float]]:
     return {key: found.get(key) for key in LATENCY_KEYS}
 
 
-def trtexec_args(plan: str | Path, settings: BenchSettings, *, input_name: str = "image",
-                 input_shape: Optional[Sequence[int]] = None, cuda_graph: bool = False, spin_wait: bool = False,
-                 dla_core: Optional[int] = None) -> list[str]:
+def trtexec_timing_args(plan: str | Path, settings: BenchSettings, *, input_name: str = "image",
+                        input_shape: Optional[Sequence[int]] = None, cuda_graph: bool = False, spin_wait: bool = False,
+                        dla_core: Optional[int] = None) -> list[str]:
     """trtexec arguments (without the program) that measure ``plan`` like ``xnet-edge bench`` does.
 
     Args:

@@ -56,9 +56,9 @@ def _dims(shape) -> str:
     return "x".join(str(int(d)) for d in shape)
 
 
-def trtexec_args(plan: TrtBuildPlan, *, onnx: str = "model.onnx", engine: str = "model.plan",
-                 calibration_cache: Optional[str] = None, timing_cache: Optional[str] = "timing.cache",
-                 layer_info: Optional[str] = "layers.json") -> list[str]:
+def trtexec_build_args(plan: TrtBuildPlan, *, onnx: str = "model.onnx", engine: str = "model.plan",
+                       calibration_cache: Optional[str] = None, timing_cache: Optional[str] = "timing.cache",
+                       layer_info: Optional[str] = "layers.json") -> list[str]:
     """trtexec arguments (without the program name) that build ``plan``.
 
     Args:
@@ -98,8 +98,8 @@ def trtexec_args(plan: TrtBuildPlan, *, onnx: str = "model.onnx", engine: str = 
 
 
 def trtexec_command(plan: TrtBuildPlan, program: str = "trtexec", **paths) -> str:
-    """One shell-quoted command line; ``paths`` as in :func:`trtexec_args`."""
-    return " ".join(shlex.quote(a) for a in [program, *trtexec_args(plan, **paths)])
+    """One shell-quoted command line; ``paths`` as in :func:`trtexec_build_args`."""
+    return " ".join(shlex.quote(a) for a in [program, *trtexec_build_args(plan, **paths)])
 
 
 FIND_TRTEXEC_SH = """\
@@ -112,9 +112,9 @@ if [ -z "$TRTEXEC" ]; then echo "trtexec not found: set TRTEXEC=/path/to/trtexec
 def build_script(plan: TrtBuildPlan, **paths) -> str:
     """A POSIX shell script that rebuilds the engine with trtexec, run from the engine folder.
 
-    ``paths`` as in :func:`trtexec_args` (relative to the folder).
+    ``paths`` as in :func:`trtexec_build_args` (relative to the folder).
     """
-    args = trtexec_args(plan, **paths)
+    args = trtexec_build_args(plan, **paths)
     body = " \\\n  ".join(shlex.quote(a) for a in args)
     header = (f"#!/bin/sh\n# Equivalent trtexec build of this engine: target {plan.target}, precision "
               f"{plan.precision}, TensorRT generation {plan.generation}.\n# Written by xnet-edge {__version__}. "
