@@ -15,7 +15,7 @@ import pytest
 from xnet_edge.adopt import adopt_onnx
 from xnet_edge.cli import main
 from xnet_edge.contract import read_contract
-from xnet_edge.engine.calibrator import calibration_batches
+from xnet_edge.engine.trt_calibrator import calibration_batches
 from xnet_edge.errors import UsageError
 
 H, W = 64, 96
@@ -102,7 +102,7 @@ def test_calibration_batches_refuse_bad_input(adopted, tmp_path):
 
 def test_build_feeds_tensorrt_the_contract_batches(adopted, fake_trt, fake_cuda, tmp_path, monkeypatch):
     """``build --calibration-images`` on the adopted model: the device buffer holds the contract's batches."""
-    from xnet_edge.engine import calibrator as calibrator_module
+    from xnet_edge.engine import trt_calibrator as calibrator_module
     from xnet_edge.engine.build import build_engine
 
     path, case = adopted

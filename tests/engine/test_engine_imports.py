@@ -6,7 +6,7 @@ import sys
 BLOCKED = ("torch", "onnxruntime", "tensorrt", "pycuda", "cuda", "onnx", "triton", "cv2")
 MODULES = ("xnet_edge.targets", "xnet_edge.platform", "xnet_edge.engine", "xnet_edge.engine.manifest", "xnet_edge.engine.plan",
            "xnet_edge.engine.trtexec_script", "xnet_edge.contract", "xnet_edge.engine.build",
-           "xnet_edge.engine.bundle", "xnet_edge.engine.calibrator", "xnet_edge.engine.tensorrt_builder",
+           "xnet_edge.engine.bundle", "xnet_edge.engine.trt_calibrator", "xnet_edge.engine.tensorrt_builder",
            "xnet_edge.engine.cpu_builder", "xnet_edge.cli.cmd_targets", "xnet_edge.cli.cmd_build",
            "xnet_edge.cli.cmd_inspect", "xnet_edge.cli.cmd_bundle")
 

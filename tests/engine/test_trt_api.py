@@ -24,7 +24,7 @@ from xnet_edge.targets import PRECISIONS, list_targets
 
 REPO = Path(__file__).parent.parent.parent
 # module -> whether its local names follow OBJECTS (build.py's "profile" is a target profile)
-TRT_MODULES = {"xnet_edge/engine/tensorrt_builder.py": True, "xnet_edge/engine/calibrator.py": True,
+TRT_MODULES = {"xnet_edge/engine/tensorrt_builder.py": True, "xnet_edge/engine/trt_calibrator.py": True,
                "xnet_edge/engine/build.py": False, "xnet_edge/runtime/backend_trt.py": True}
 # what the project's TensorRT objects are, by the names its code gives them
 OBJECTS = {"builder": "Builder", "network": "INetworkDefinition", "config": "IBuilderConfig",
@@ -91,7 +91,7 @@ def test_every_tensorrt_name_the_project_uses_is_in_the_stubs(api):
 
 
 def test_the_calibrator_overrides_tensorrt_methods_with_their_arity(api, fake_trt, tmp_path):
-    from xnet_edge.engine.calibrator import make_entropy_calibrator
+    from xnet_edge.engine.trt_calibrator import make_entropy_calibrator
 
     stubs = _stubs()
     fake_trt()

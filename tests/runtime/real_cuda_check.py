@@ -63,7 +63,7 @@ def main() -> int:
 
     from xnet_edge.bench.benchmark import enable_spin_wait
     from xnet_edge.bench.memory import cuda_used_mb
-    from xnet_edge.engine.calibrator import make_entropy_calibrator
+    from xnet_edge.engine.trt_calibrator import make_entropy_calibrator
     from xnet_edge.platform import gpu_device as platform_gpu
     from xnet_edge.platform import machine_info
     from xnet_edge.runtime.backend_trt import TensorRTBackend

@@ -5,7 +5,7 @@
 * :mod:`.options` — ``BuildOptions``: what the user asks of a build, checked once.
 * :mod:`.plan` — which precision path, flags and profile a target gets (pure data).
 * :mod:`.trtexec_script` — the equivalent ``trtexec`` command line.
-* :mod:`.tensorrt_builder` / :mod:`.calibrator` — the only code that calls TensorRT.
+* :mod:`.tensorrt_builder` / :mod:`.trt_calibrator` — the only code that calls TensorRT.
 * :mod:`.cpu_builder` — the ``cpu`` target (ONNX Runtime offline graph optimization).
 * :mod:`.build` — ``build_engine``: one entry point for every target.
 * :mod:`.bundle` — a tar.gz to build the engine on the robot itself.

@@ -102,7 +102,7 @@ def build_engine(onnx_path: str | os.PathLike, target: str | TargetProfile, out_
     check_qdq_target(info, profile.is_gpu, profile.name)
     options.check_files()
     if options.calibration_cache is not None and profile.is_gpu:
-        from .calibrator import check_calibration_cache
+        from .trt_calibrator import check_calibration_cache
 
         check_calibration_cache(options.calibration_cache, None)  # a calibration cache at all
     out = check_out_dir(out_dir)
@@ -206,7 +206,7 @@ def _build_tensorrt(info, profile, out, preprocessing, plan: TrtBuildPlan, optio
                                f"--tensorrt {plan.release} -o bundle.tar.gz, then run its build.sh (it runs "
                                "trtexec for TensorRT 8)")
     if plan.int8_source == "calibration-cache":
-        from .calibrator import check_calibration_cache
+        from .trt_calibrator import check_calibration_cache
 
         for note in check_calibration_cache(options.calibration_cache, version):
             log(f"note: {note}")
@@ -249,7 +249,7 @@ def _build_tensorrt(info, profile, out, preprocessing, plan: TrtBuildPlan, optio
 def _calibrator(plan: TrtBuildPlan, tmp: Path, info: Contract, options: BuildOptions):
     if plan.int8_source not in ("calibration-cache", "calibrator"):
         return None
-    from .calibrator import calibration_batches, make_entropy_calibrator
+    from .trt_calibrator import calibration_batches, make_entropy_calibrator
 
     if plan.int8_source == "calibration-cache":
         shutil.copyfile(options.calibration_cache, tmp / CACHE_NAME)
