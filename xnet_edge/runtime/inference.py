@@ -6,7 +6,7 @@
     print(result.summary.fps, result.exit_code)
 
 Sources (:class:`~.sources.FrameSource` or any iterable of :class:`~.sources.Frame`) feed the
-streaming pipeline (:func:`~.pipeline.run_stream`); each result goes to the file writer
+streaming pipeline (:func:`~.streaming.run_stream`); each result goes to the file writer
 (:class:`~.outputs.OutputWriter`), the ground-truth scorer and any extra sinks, on the
 writer thread, in frame order.
 """
@@ -24,7 +24,7 @@ import numpy as np
 from ..errors import UsageError
 from ..io_utils import check_writable
 from .outputs import Intrinsics, OutputWriter, parse_formats, parse_intrinsics, parse_range
-from .pipeline import StreamSummary, run_stream
+from .streaming import StreamSummary, run_stream
 from .sources import Frame, FrameSource
 
 
@@ -44,7 +44,7 @@ class InferResult:
     """What :func:`infer` did.
 
     Attributes:
-        summary: frames, skipped frames, latencies, FPS (a :class:`~.pipeline.StreamSummary`).
+        summary: frames, skipped frames, latencies, FPS (a :class:`~.streaming.StreamSummary`).
         runtime: :meth:`Runtime.describe` of the runtime that ran.
         metrics: the ground-truth report when ``gt`` was given, else None.
         output: the output folder, or None when no files were written.
