@@ -63,7 +63,7 @@ def int8_graphs(fp32: Path, out: Path) -> dict[str, dict]:
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
     from xnet_edge.calibration import calibrate
-    from xnet_edge.calibration.data import calibration_inputs
+    from xnet_edge.calibration.calibration_images import calibration_inputs
     from xnet_edge.calibration.graph import GraphIndex, find_layers
     from xnet_edge.calibration.observers import compute_amax
     from xnet_edge.calibration.pipeline import load_fp32_model

@@ -17,8 +17,9 @@ _EXPORTS = {
     "read_trt_cache": "trt_cache", "write_trt_cache": "trt_cache", "parse_trt_cache": "trt_cache",
     "format_trt_cache": "trt_cache", "trt_version_code": "trt_cache",
     "TensorStats": "observers", "StatsCollector": "observers", "compute_amax": "observers", "METHODS": "observers",
-    "calibration_inputs": "data", "load_images": "data", "builtin_images": "data", "CalibrationSet": "data",
-    "CalibrationDataWarning": "data",
+    "calibration_inputs": "calibration_images", "load_images": "calibration_images",
+    "builtin_images": "calibration_images", "CalibrationSet": "calibration_images",
+    "CalibrationDataWarning": "calibration_images",
     "collect_statistics": "collect", "find_layers": "graph", "write_qdq_model": "qdq", "make_plan": "placement",
     "convert_fp16": "fp16", "layer_sensitivity": "sensitivity", "evaluate_models": "evaluate",
 }

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..preprocess import postprocess
 from .collect import make_session
-from .data import augmented_crops, builtin_images
+from .calibration_images import augmented_crops, builtin_images
 from .sensitivity import relative_error
 
 

@@ -4,8 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from xnet_edge.calibration.data import (BUILTIN_CALIBRATION, CalibrationDataWarning, calibration_inputs,
-                                        load_images, video_frames)
+from xnet_edge.calibration.calibration_images import (BUILTIN_CALIBRATION, CalibrationDataWarning,
+                                                      calibration_inputs, load_images, video_frames)
 from xnet_edge.contract import Preprocessing
 from xnet_edge.errors import UsageError
 from xnet_edge.preprocess import preprocess
