@@ -28,7 +28,7 @@ def evaluate(model, datasets: dict) -> dict:
 
 def majority_class(run_dir: Path, settings: dict) -> int:
     """The most frequent label of the run's training scenes (read from its scene cache as it is)."""
-    from xnet_edge.train.data import cache_key
+    from xnet_edge.train.scene_set import cache_key
 
     cache = Path(settings.get("cache_dir") or run_dir / "cache")
     folder = cache / cache_key(settings["data"], tuple(settings["scene_size"]), settings["seed"], None)

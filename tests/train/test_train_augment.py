@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from xnet_edge.train.augment import AugmentConfig, batch_generator, make_batch
-from xnet_edge.train.data import epoch_order, fit_scene, iter_batches, parse_data_spec
+from xnet_edge.train.scene_set import epoch_order, fit_scene, iter_batches, parse_data_spec
 
 MEAN, STD = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
 
@@ -110,15 +110,15 @@ def test_scene_set_from_a_reader_folder_is_fitted_and_cached(tmp_path):
 def test_generated_cache_is_rebuilt_when_the_generator_changes(tmp_path, monkeypatch):
     import json
 
-    from xnet_edge.train import build_scene_set, data
+    from xnet_edge.train import build_scene_set, scene_set
 
     first = build_scene_set("synthetic:2", (32, 32), 0, cache_dir=tmp_path, progress=False)
     meta = next(tmp_path.glob("*/meta.json"))
-    assert json.loads(meta.read_text())["generator"] == data.generator_fingerprint()
-    monkeypatch.setattr(data, "generator_fingerprint", lambda: "changed")
+    assert json.loads(meta.read_text())["generator"] == scene_set.generator_fingerprint()
+    monkeypatch.setattr(scene_set, "generator_fingerprint", lambda: "changed")
     calls = []
-    real = data._collect
-    monkeypatch.setattr(data, "_collect", lambda *a: calls.append(a) or real(*a))
+    real = scene_set._collect
+    monkeypatch.setattr(scene_set, "_collect", lambda *a: calls.append(a) or real(*a))
     again = build_scene_set("synthetic:2", (32, 32), 0, cache_dir=tmp_path, progress=False)
     assert len(calls) == 1 and json.loads(meta.read_text())["generator"] == "changed"
     np.testing.assert_array_equal(again.depth, first.depth)

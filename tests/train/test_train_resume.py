@@ -91,11 +91,11 @@ def test_random_decoder_init_differs_only_in_decoder(cache):
 def test_resume_after_a_generator_change_keeps_the_runs_scenes(tmp_path, cache, straight, monkeypatch):
     import shutil
 
-    import xnet_edge.train.data as data
+    import xnet_edge.train.scene_set as scene_set
 
     first = train(_settings(cache), tmp_path, stop_at_step=STEPS // 2)
     assert first.step == STEPS // 2
-    monkeypatch.setattr(data, "generator_fingerprint", lambda: "a later generator version")
+    monkeypatch.setattr(scene_set, "generator_fingerprint", lambda: "a later generator version")
     train(_settings(cache), tmp_path, resume=True)  # the cached scenes of the run's own generator are used
     _assert_same(_weights(straight), _weights(tmp_path))
     other = tmp_path.parent / (tmp_path.name + "_gone")
@@ -103,6 +103,6 @@ def test_resume_after_a_generator_change_keeps_the_runs_scenes(tmp_path, cache, 
     train(_settings(str(other)), other / "run", stop_at_step=1)
     for folder in [p for p in other.iterdir() if p.name.startswith("synthetic")]:
         shutil.rmtree(folder)
-    monkeypatch.setattr(data, "generator_fingerprint", lambda: "a later generator version")
+    monkeypatch.setattr(scene_set, "generator_fingerprint", lambda: "a later generator version")
     with pytest.raises(UsageError, match="another version of the scene generator"):
         train(_settings(str(other)), other / "run", resume=True)

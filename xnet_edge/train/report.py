@@ -6,7 +6,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from .data import build_scene_set
+from .scene_set import build_scene_set
 from .trainer import predict_scenes, scene_metrics
 
 #: alignments reported for every evaluation set

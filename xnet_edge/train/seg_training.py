@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from ..errors import UsageError
 from ..eval.metrics import IGNORE_INDEX, ConfusionMeter
 from .augment import make_batch
-from .data import SceneSet, _is_generated
+from .scene_set import SceneSet, _is_generated
 from .state import unwrap
 
 

@@ -34,7 +34,7 @@ from ..errors import CheckpointError, UsageError, XnetEdgeError
 from ..io_utils import write_json_atomic
 from ..preprocess import check_input_size
 from .augment import AugmentConfig, batch_generator, make_batch
-from .data import SceneSet, build_scene_set, epoch_order, iter_batches, parse_data_spec
+from .scene_set import SceneSet, build_scene_set, epoch_order, iter_batches, parse_data_spec
 from .losses import log_gradient_loss, silog_loss, valid_depth_mask
 from .schedule import warmup_poly_scheduler
 from .seg_training import head_overrides, scores_line, segmentation_loss, validate_segmentation
@@ -369,7 +369,7 @@ class _Run:
     """State of one training process; :func:`train` drives it."""
 
     def __init__(self, settings: TrainSettings, run_dir: Path, ctx: _Dist, generator: Optional[str] = None):
-        from .data import generator_fingerprint
+        from .scene_set import generator_fingerprint
 
         self.settings, self.run_dir, self.ctx = settings, run_dir, ctx
         torch.manual_seed(settings.seed)  # random parts of the model (bridges, pyramid, head)
