@@ -107,7 +107,7 @@ def int8_graphs(fp32: Path, out: Path) -> dict[str, dict]:
 def measure(fp32: Path, rows: dict, rounds: int) -> None:
     import onnx
 
-    from xnet_edge.calibration.evaluate import heldout_inputs
+    from xnet_edge.calibration.accuracy import heldout_inputs
     from ort_profiling import measure_latency, profile_ops  # benchmarks/ort_profiling.py, next to this script
     from xnet_edge.calibration.sensitivity import relative_error, run_model
     from xnet_edge.contract import read_contract

@@ -38,7 +38,7 @@ import numpy as np
 
 from xnet_edge.calibration.collect import collect_statistics
 from xnet_edge.calibration.calibration_images import calibration_inputs
-from xnet_edge.calibration.evaluate import heldout_inputs, motorcycle_metrics
+from xnet_edge.calibration.accuracy import heldout_inputs, motorcycle_metrics
 from xnet_edge.calibration.graph import GraphIndex, find_layers
 from xnet_edge.calibration.observers import METHODS, compute_amax
 from xnet_edge.calibration.pipeline import input_means, load_fp32_model

@@ -21,7 +21,7 @@ _EXPORTS = {
     "builtin_images": "calibration_images", "CalibrationSet": "calibration_images",
     "CalibrationDataWarning": "calibration_images",
     "collect_statistics": "collect", "find_layers": "graph", "write_qdq_model": "qdq", "make_plan": "placement",
-    "convert_fp16": "fp16", "layer_sensitivity": "sensitivity", "evaluate_models": "evaluate",
+    "convert_fp16": "fp16", "layer_sensitivity": "sensitivity", "evaluate_models": "accuracy",
 }
 
 __all__ = sorted(_EXPORTS)

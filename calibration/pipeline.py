@@ -247,7 +247,7 @@ def _report(onnx_path, contract, options, data, stats, amax, layers, plans, rank
 
 
 def _evaluate(onnx_path, folder: Path, contract, options) -> dict:
-    from .evaluate import evaluate_models
+    from .accuracy import evaluate_models
 
     quantized = {"int8_tensorrt": str(folder / FILES["tensorrt"]), "int8_cpu": str(folder / FILES["onnxruntime"])}
     if options.fp16:
