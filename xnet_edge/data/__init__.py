@@ -15,7 +15,7 @@ from .arc2017 import ARC2017Dataset, arc2017_rgbd
 from .middlebury import (AloeDataset, MiddleburyDataset, MotorcycleDataset, middlebury_aloe, middlebury_motorcycle,
                          read_middlebury_scene)
 from .readers import DepthFolder, KITTIEigen, NYUDepthV2Folder, NYUDepthV2Mat
-from .registry import DATASET_KINDS, open_dataset, parse_dataset_spec
+from .dataset_spec import DATASET_KINDS, open_dataset, parse_dataset_spec
 from .synthetic import SyntheticDataset
 
 __all__ = [

@@ -29,7 +29,7 @@ from ..eval.metrics import IGNORE_INDEX
 from ..images import IMAGE_SUFFIXES, read_rgb
 from .formats import DataFormatError
 from .readers import _first_existing, _first_existing_dir, _require_path, pair_by_stem
-from .registry import parse_dataset_spec
+from .dataset_spec import parse_dataset_spec
 
 #: Class names of PASCAL VOC (index = class id).
 VOC_CLASSES = ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",
