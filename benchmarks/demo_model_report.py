@@ -53,7 +53,7 @@ def validation(model, settings: dict) -> dict:
 
 
 def evaluate_all(model, count: int, seed: int, settings: dict) -> dict:
-    from xnet_edge.train.report import heldout_scene_metrics
+    from xnet_edge.train.heldout_eval import heldout_scene_metrics
 
     results = {"generated_validation": validation(model, settings),
                "generated_heldout": heldout_scene_metrics(model, count=count, seed=seed)}

@@ -23,7 +23,7 @@ def run_arm(init: str, args) -> dict:
     """Train (or reuse a finished run of) one arm; return its losses, time and metrics."""
     from xnet_edge.models import load_checkpoint
     from xnet_edge.train import TrainSettings, train
-    from xnet_edge.train.report import heldout_scene_metrics, motorcycle_metrics
+    from xnet_edge.train.heldout_eval import heldout_scene_metrics, motorcycle_metrics
 
     run_dir = args.output / init
     losses: list[tuple[int, float]] = []

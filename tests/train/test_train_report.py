@@ -8,7 +8,7 @@ import torch
 
 from xnet_edge.models import create_model
 from xnet_edge.train import build_scene_set, validate
-from xnet_edge.train.report import heldout_scene_metrics, motorcycle_metrics
+from xnet_edge.train.heldout_eval import heldout_scene_metrics, motorcycle_metrics
 
 
 @pytest.fixture(scope="module")
