@@ -36,9 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-from xnet_edge.calibration.collect import collect_statistics
+from xnet_edge.calibration.accuracy import heldout_inputs, onnx_motorcycle_metrics
 from xnet_edge.calibration.calibration_images import calibration_inputs
-from xnet_edge.calibration.accuracy import heldout_inputs, motorcycle_metrics
+from xnet_edge.calibration.collect import collect_statistics
 from xnet_edge.calibration.graph import GraphIndex, find_layers
 from xnet_edge.calibration.observers import METHODS, compute_amax
 from xnet_edge.calibration.pipeline import input_means, load_fp32_model
@@ -140,8 +140,8 @@ def onnxruntime_static(fp32_path: Path, tensors, folder: Path) -> list[dict]:
 
 def accuracy(rows, fp32, contract, heldout, refs, max_depth):
     paths = {r["path"]: r for r in rows}
-    metrics = motorcycle_metrics({p: p for p in paths}, contract.preprocessing,
-                                 max_depth=max_depth, align="median")
+    metrics = onnx_motorcycle_metrics({p: p for p in paths}, contract.preprocessing,
+                                      max_depth=max_depth, align="median")
     for path, row in paths.items():
         import onnx
 

@@ -13,8 +13,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..preprocess import postprocess
-from .collect import make_session
 from .calibration_images import augmented_crops, builtin_images
+from .collect import make_session
 from .sensitivity import relative_error
 
 
@@ -36,8 +36,8 @@ def predict_depth(session, rgb: np.ndarray, preprocessing) -> np.ndarray:
     return postprocess(out.reshape(out.shape[0], -1, *out.shape[-2:])[0, 0], box)
 
 
-def motorcycle_metrics(model_paths: dict[str, str], preprocessing, *, max_depth: Optional[float],
-                       align: Optional[str] = "median") -> dict[str, dict]:
+def onnx_motorcycle_metrics(model_paths: dict[str, str], preprocessing, *, max_depth: Optional[float],
+                            align: Optional[str] = "median") -> dict[str, dict]:
     """Depth metrics of each model on the Middlebury Motorcycle scene.
 
     Args:
@@ -95,7 +95,7 @@ def evaluate_models(fp32_path: str, quantized: dict[str, str], preprocessing, *,
     inputs = heldout_inputs(preprocessing, heldout)
     result = {"heldout": {"num_images": len(inputs), "errors": heldout_errors(fp32_path, quantized, inputs)}}
     if task == "depth":
-        metrics = motorcycle_metrics({"fp32": fp32_path, **quantized}, preprocessing,
-                                     max_depth=max_depth, align=align)
+        metrics = onnx_motorcycle_metrics({"fp32": fp32_path, **quantized}, preprocessing,
+                                          max_depth=max_depth, align=align)
         result["motorcycle"] = {"align": align, "max_depth": max_depth, "metrics": metrics}
     return result
