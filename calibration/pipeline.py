@@ -32,8 +32,8 @@ from .._version import __version__
 from ..contract import QDQ_FILES, QUANT_KEY, read_contract
 from ..errors import UsageError
 from ..io_utils import atomic_dir, check_writable, sha256_file, write_bytes_atomic
-from .collect import collect_statistics
 from .calibration_images import DEFAULT_NUM_IMAGES, ImageSource, calibration_inputs
+from .collect import collect_statistics
 from .fp16 import convert_fp16
 from .graph import GraphIndex, find_layers
 from .observers import DEFAULT_PERCENTILE, METHODS, NUM_BINS, compute_amax

@@ -12,11 +12,11 @@ import warnings
 import numpy as np
 import pytest
 
+from xnet_edge.contract import Preprocessing
 from xnet_edge.engine import manifest as mf
 from xnet_edge.engine.build import TargetMismatchWarning, build_engine, default_timing_cache_path
-from xnet_edge.engine.trt_calibrator import image_batches, make_entropy_calibrator
-from xnet_edge.contract import Preprocessing
 from xnet_edge.engine.tensorrt_builder import EngineBuildError
+from xnet_edge.engine.trt_calibrator import image_batches, make_entropy_calibrator
 from xnet_edge.errors import UsageError
 from xnet_edge.preprocess import preprocess
 

@@ -10,8 +10,8 @@ import pytest
 
 from xnet_edge.errors import UsageError, XnetEdgeError
 from xnet_edge.preprocess import Letterbox
-from xnet_edge.runtime.streaming import BackgroundWorker, prefetch, run_stream
 from xnet_edge.runtime.sources import Frame, SourceError
+from xnet_edge.runtime.streaming import BackgroundWorker, prefetch, run_stream
 
 
 def _alive(name):

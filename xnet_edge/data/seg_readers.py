@@ -27,9 +27,9 @@ from .._deps import require
 from ..errors import UsageError
 from ..eval.metrics import IGNORE_INDEX
 from ..images import IMAGE_SUFFIXES, read_rgb
+from .dataset_spec import parse_dataset_spec
 from .formats import DataFormatError
 from .readers import _first_existing, _first_existing_dir, _require_path, pair_by_stem
-from .dataset_spec import parse_dataset_spec
 
 #: Class names of PASCAL VOC (index = class id).
 VOC_CLASSES = ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair",

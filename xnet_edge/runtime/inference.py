@@ -24,8 +24,8 @@ import numpy as np
 from ..errors import UsageError
 from ..io_utils import check_writable
 from .outputs import Intrinsics, OutputWriter, parse_formats, parse_intrinsics, parse_range
-from .streaming import StreamSummary, run_stream
 from .sources import Frame, FrameSource
+from .streaming import StreamSummary, run_stream
 
 
 class ResultSink(Protocol):

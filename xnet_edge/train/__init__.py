@@ -1,8 +1,8 @@
 """Training ×Net depth models: SILog, AdamW, warm-up + poly, augmentation, exact resume, DDP."""
 
 from .augment import AugmentConfig, make_batch
-from .scene_set import SceneSet, build_scene_set, parse_data_spec
 from .losses import silog_loss, valid_depth_mask
+from .scene_set import SceneSet, build_scene_set, parse_data_spec
 from .schedule import WarmupPoly, warmup_poly_scheduler
 from .state import CorruptStateError, load_training_state, read_training_state, save_training_state
 from .trainer import TrainResult, TrainSettings, TrainingInterrupted, train, validate

@@ -34,8 +34,8 @@ from ..errors import CheckpointError, UsageError, XnetEdgeError
 from ..io_utils import write_json_atomic
 from ..preprocess import check_input_size
 from .augment import AugmentConfig, batch_generator, make_batch
-from .scene_set import SceneSet, build_scene_set, epoch_order, iter_batches, parse_data_spec
 from .losses import log_gradient_loss, silog_loss, valid_depth_mask
+from .scene_set import SceneSet, build_scene_set, epoch_order, iter_batches, parse_data_spec
 from .schedule import warmup_poly_scheduler
 from .seg_training import head_overrides, scores_line, segmentation_loss, validate_segmentation
 from .state import CorruptStateError, load_training_state, read_training_state, save_training_state, unwrap
