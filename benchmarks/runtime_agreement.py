@@ -87,7 +87,7 @@ def main() -> int:
     from xnet_edge.data import middlebury_motorcycle
     from xnet_edge.eval import depth_metrics
     from xnet_edge.io_utils import write_json_atomic
-    from xnet_edge.runtime import Runtime
+    from xnet_edge.runtime import Runtime, RuntimeOptions
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -95,8 +95,9 @@ def main() -> int:
     rgb, gt = middlebury_motorcycle()
     depth, max_depth = {}, None
     for label, path in artifacts.items():
-        options = {"device": "cpu"} if path.suffix == ".safetensors" else {"threads": args.threads}
-        with Runtime(path, **options) as rt:
+        torch = path.suffix == ".safetensors"
+        options = RuntimeOptions(device="cpu") if torch else RuntimeOptions(threads=args.threads)
+        with Runtime(path, options) as rt:
             depth[label] = rt.predict(rgb)
             max_depth = rt.max_depth
         np.save(out / f"depth_{rt.backend_name}_{len(depth)}.npy", depth[label])

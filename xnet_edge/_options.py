@@ -47,6 +47,10 @@ class OptionsMixin:
             return options
         return options.replace(_what=what, **overrides)
 
+    def _set(self, name: str, value: Any) -> None:
+        """Store a normalized value while ``__post_init__`` runs (the dataclasses are frozen)."""
+        object.__setattr__(self, name, value)
+
     def replace(self: T, _what: Optional[str] = None, **changes: Any) -> T:
         """A copy with ``changes`` applied (validated like a new instance).
 

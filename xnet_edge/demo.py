@@ -173,13 +173,13 @@ def motorcycle_step(files: DemoFiles, threads: Optional[int]) -> dict:
     """
     from .data import open_dataset
     from .eval import depth_metrics, score_sample
-    from .runtime import Runtime
+    from .runtime import Runtime, RuntimeOptions
 
     scene = open_dataset("motorcycle")
     rgb, gt = scene[0]
     depth, metrics, max_depth = {}, {}, None
     for precision, engine in (("fp32", files.engine_fp32), ("int8", files.engine_int8)):
-        with Runtime(engine, threads=threads) as rt:
+        with Runtime(engine, RuntimeOptions(threads=threads)) as rt:
             max_depth = rt.max_depth
             depth[precision], scores = score_sample(rt, scene, aligns=(None, "median"), max_depth=max_depth)
         _save_npy(files.depth(precision), depth[precision])

@@ -210,17 +210,14 @@ def open_subject(path: str | Path, label: str, frames: Sequence[np.ndarray], *, 
         UsageError / XnetEdgeError: from opening the Runtime, or a fixed-size model whose size
             is not ``input_size`` rounded to its multiple.
     """
-    from ..runtime import Runtime, resolve_artifact
+    from ..runtime import Runtime, RuntimeOptions, resolve_artifact
 
     kind = resolve_artifact(path).kind
-    options: dict[str, Any] = {}
-    if kind == "onnx" and threads is not None:
-        options["threads"] = int(threads)
-    if kind == "tensorrt-plan":
-        options["cuda_graph"] = bool(cuda_graph)
+    onnx_threads = int(threads) if kind == "onnx" and threads is not None else None  # torch: set_torch_threads
+    options = RuntimeOptions(threads=onnx_threads, cuda_graph=kind == "tensorrt-plan" and bool(cuda_graph))
     rss_before = current_rss_mb()
     gpu_before = cuda_used_mb() if kind == "tensorrt-plan" else None
-    runtime = Runtime(path, **options)  # at its own size first: the rounding needs the model's contract
+    runtime = Runtime(path, options)  # at its own size first: the rounding needs the model's contract
     try:
         load = {"rss_mb": _difference(current_rss_mb(), rss_before)}
         if kind == "tensorrt-plan":
@@ -228,7 +225,7 @@ def open_subject(path: str | Path, label: str, frames: Sequence[np.ndarray], *, 
         size = shared_input_size(runtime, input_size, label)
         if size != runtime.input_size:  # a dynamic model at another size: open it again at that size
             runtime.close()
-            runtime = Runtime(path, input_size=size, **options)
+            runtime = Runtime(path, options.replace(input_size=size))
         if runtime.backend_name == "torch":
             set_torch_threads(threads)
         subject = RuntimeSubject(runtime, label, frames, batch=batch, end_to_end=end_to_end, peak=peak, load=load)

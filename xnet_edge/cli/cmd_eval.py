@@ -52,7 +52,7 @@ def register(sub) -> None:
 def _open_runtime(args):
     from ..runtime import Runtime
 
-    return Runtime(args.artifact, **runtime_options(args))
+    return Runtime(args.artifact, runtime_options(args))
 
 
 def run(args) -> int:

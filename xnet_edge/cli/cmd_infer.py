@@ -111,6 +111,7 @@ def run(args) -> int:
 
     if not (args.output or args.output_bag or args.serve):
         raise UsageError("nothing to write: give --output DIR (files), --output-bag DIR (ROS 2 bag) or --serve PORT")
+    options = runtime_options(args)
     if args.summary_json:
         check_writable(args.summary_json, "--summary-json")
     open_writer(args.output, args.format, args.intrinsics, args.colormap, args.depth_range,  # usage errors first
@@ -129,8 +130,8 @@ def run(args) -> int:
             sinks.append(view)
         result = infer(args.artifact, source, args.output, formats=args.format, intrinsics=args.intrinsics,
                        colormap=args.colormap, depth_range=args.depth_range, with_input=not args.depth_only,
-                       overlay=args.overlay, depth_scale=args.depth_scale, gt=args.gt, max_frames=args.max_frames, queue_size=args.queue_size,
-                       progress=not args.no_progress, sinks=sinks, runtime_options=runtime_options(args))
+                       overlay=args.overlay, depth_scale=args.depth_scale, gt=args.gt, max_frames=args.max_frames,
+                       queue_size=args.queue_size, progress=not args.no_progress, sinks=sinks, runtime_options=options)
     finally:
         if view is not None:
             view.close()

@@ -64,7 +64,7 @@ def run(args) -> int:
         result=ResultOptions(args.depth_encoding, args.points, args.points_rgb, args.depth_size),
         diagnostics_topic=args.diagnostics_topic, qos=args.qos)
     view = None
-    with Runtime(args.engine, **runtime_options(args)) as runtime:
+    with Runtime(args.engine, runtime_options(args)) as runtime:
         try:
             if args.serve:
                 from ..runtime.live_view import LiveView

@@ -75,7 +75,7 @@ def build_options(args: argparse.Namespace):
 
 def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``runtime`` argument group shared by the commands that open a :class:`~xnet_edge.runtime.Runtime`."""
-    from ..runtime.artifact import BACKENDS
+    from ..runtime.options import BACKENDS
 
     rt = parser.add_argument_group("runtime")
     rt.add_argument("--backend", default="auto", choices=list(BACKENDS),
@@ -89,10 +89,16 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
                     help="skip the engine's hash and machine compatibility checks (not recommended)")
 
 
-def runtime_options(args: argparse.Namespace) -> dict:
-    """``Runtime`` keyword options from the arguments :func:`add_runtime_arguments` added."""
-    return dict(backend=args.backend, providers=args.providers, threads=args.threads, device=args.device,
-                cuda_graph=args.cuda_graph, input_size=args.input_size, check=not args.no_check)
+def runtime_options(args: argparse.Namespace):
+    """The :class:`~xnet_edge.runtime.options.RuntimeOptions` of the arguments :func:`add_runtime_arguments` added.
+
+    Raises:
+        UsageError: an invalid value (exit 2), from ``RuntimeOptions``.
+    """
+    from ..runtime.options import RuntimeOptions
+
+    return RuntimeOptions(backend=args.backend, providers=args.providers, threads=args.threads, device=args.device,
+                          cuda_graph=args.cuda_graph, input_size=args.input_size, check=not args.no_check)
 
 
 def _finite_float(text: str) -> float:

@@ -93,9 +93,6 @@ class BuildOptions(OptionsMixin):
         if images is not None and not isinstance(images, (str, os.PathLike)):
             self._set("calibration_images", tuple(images))
 
-    def _set(self, name: str, value: Any) -> None:
-        object.__setattr__(self, name, value)  # normalizing a frozen instance while it is made
-
     @property
     def calibration(self) -> Optional[str]:
         """Where legacy INT8 scales would come from: ``"cache"``, ``"calibrator"`` (images) or None."""

@@ -17,20 +17,12 @@ from ..errors import UsageError, XnetEdgeError
 from ..limits import check_threads
 from .backend import Backend
 from ..contract import parse_metadata
+from .options import ort_level_name, provider_name
 from .spec import TensorSpec, normalize_shape
 from .timing import HookList
 
-PROVIDER_ALIASES = {
-    "cpu": "CPUExecutionProvider",
-    "cuda": "CUDAExecutionProvider",
-    "tensorrt": "TensorrtExecutionProvider",
-    "trt": "TensorrtExecutionProvider",
-}
 #: preference order when providers="auto"
 AUTO_ORDER = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
-
-_OPT_LEVELS = {"disable_all": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
-               "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}
 
 _ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
               "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(uint8)": np.uint8,
@@ -62,10 +54,7 @@ def resolve_providers(requested: Optional[Sequence[str] | str], available: Seque
         return [p for p in AUTO_ORDER if p in available] or ["CPUExecutionProvider"]
     chosen = []
     for name in requested:
-        full = PROVIDER_ALIASES.get(name.lower(), name)
-        if not full.endswith("ExecutionProvider"):
-            raise UsageError(f"unknown execution provider {name!r}; use cpu, cuda, tensorrt, auto "
-                             "or a full onnxruntime provider name")
+        full = provider_name(name)
         if full not in available:
             msg = (f"{full} is not available in this onnxruntime (available: {', '.join(available)})"
                    + ("; install onnxruntime-gpu for CUDA/TensorRT" if full != "CPUExecutionProvider" else ""))
@@ -81,14 +70,12 @@ def resolve_providers(requested: Optional[Sequence[str] | str], available: Seque
 
 
 def optimization_level(ort, name: Optional[str]):
-    """Map "all" / "ORT_ENABLE_ALL" / ... to ``onnxruntime.GraphOptimizationLevel`` (None: ORT's default)."""
-    if name is None:
-        return None
-    key = str(name).lower().removeprefix("ort_").removeprefix("enable_")
-    member = _OPT_LEVELS.get(key, str(name).upper())
-    if not hasattr(ort.GraphOptimizationLevel, member):
-        raise UsageError(f"unknown graph optimization level {name!r}; use one of {', '.join(_OPT_LEVELS)}")
-    return getattr(ort.GraphOptimizationLevel, member)
+    """``onnxruntime.GraphOptimizationLevel`` of "all" / "ORT_ENABLE_ALL" / ... (None: ORT's default).
+
+    Raises:
+        UsageError: an unknown level (:func:`~.options.ort_level_name`).
+    """
+    return None if name is None else getattr(ort.GraphOptimizationLevel, ort_level_name(name))
 
 
 def _open_session(ort, path, options, providers):
@@ -145,6 +132,13 @@ class OnnxRuntimeBackend(Backend):
         if dtype is None:
             raise XnetEdgeError(f"tensor {node.name!r} has type {node.type}, which this runtime does not handle")
         return TensorSpec(node.name, normalize_shape(node.shape), np.dtype(dtype), is_input)
+
+    @property
+    def session(self):
+        """The open ``onnxruntime.InferenceSession`` (its ``get_session_options()``, ``get_providers()``)."""
+        if self._session is None:
+            raise XnetEdgeError("this ONNX Runtime backend is closed")
+        return self._session
 
     def contract_parts(self) -> dict:
         """The contract blocks of the model's metadata (see :func:`xnet_edge.contract.parse_metadata`)."""

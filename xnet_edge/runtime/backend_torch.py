@@ -17,18 +17,15 @@ from ..bundled import demo_model_name, is_demo
 from ..errors import UsageError
 from ..preprocess import check_input_size
 from .backend import Backend
+from .options import check_device
 from ..contract import OutputSemantics
 from .spec import Preprocessing, TensorSpec
 from .timing import HookList
 
-DEVICES = ("auto", "cpu", "cuda")
-
 
 def resolve_device(torch, device: Optional[str]) -> str:
     """"auto" -> "cuda" when available, else "cpu"; "cuda" without CUDA is a UsageError."""
-    device = device or "auto"
-    if device not in DEVICES and not str(device).startswith("cuda:"):
-        raise UsageError(f"unknown device {device!r}; choose auto, cpu, cuda or cuda:N")
+    device = check_device(device)
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():

@@ -27,11 +27,10 @@ import numpy as np
 from ..cuda_import import (CUDA_ERROR_INSUFFICIENT_DRIVER, describe_driver_mismatch, import_cudart,
                            import_pycuda_driver, require_cudart)
 from ..errors import MissingDependencyError, UsageError, XnetEdgeError
+from .options import CUDA_APIS
 
 if TYPE_CHECKING:
     from types import ModuleType
-
-CUDA_APIS = ("auto", "cuda-python", "pycuda")
 
 
 class CudaError(XnetEdgeError):

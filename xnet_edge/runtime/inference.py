@@ -17,12 +17,13 @@ import contextlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Protocol, Sequence
+from typing import Any, Iterable, Optional, Protocol, Sequence
 
 import numpy as np
 
 from ..errors import UsageError
 from ..io_utils import check_writable
+from .options import RuntimeOptions
 from .outputs import Intrinsics, OutputWriter, parse_formats, parse_intrinsics, parse_range
 from .sources import Frame, FrameSource
 from .streaming import StreamSummary, run_stream
@@ -106,7 +107,7 @@ def infer(artifact: Any, inputs: Any, output: Optional[str | Path] = None, *,
           depth_range: Any = None, with_input: bool = True, overlay: bool = False,
           depth_scale: Optional[float] = None, gt: Optional[str | Path] = None,
           max_frames: Optional[int] = None, queue_size: int = 4, progress: bool = False,
-          sinks: Sequence[ResultSink] = (), runtime_options: Optional[Mapping[str, Any]] = None) -> InferResult:
+          sinks: Sequence[ResultSink] = (), runtime_options: Optional[RuntimeOptions] = None) -> InferResult:
     """Run a model over a stream of frames and write the results.
 
     Every usage error (bad formats, missing input, ground truth for several frames) is raised
@@ -135,7 +136,8 @@ def infer(artifact: Any, inputs: Any, output: Optional[str | Path] = None, *,
         queue_size: frames buffered between stages (bounds memory).
         progress: show a progress bar.
         sinks: more consumers of each result (:class:`ResultSink`), e.g. a bag writer or a live view.
-        runtime_options: keyword options for ``Runtime`` (``backend``, ``providers``, ``threads``, ...).
+        runtime_options: a :class:`~.options.RuntimeOptions` for the ``Runtime`` infer opens (backend,
+            providers, threads, ...); refused with an open ``Runtime`` as ``artifact``.
 
     Returns:
         An :class:`InferResult` (its ``exit_code`` is what the command line returns).
@@ -147,6 +149,11 @@ def infer(artifact: Any, inputs: Any, output: Optional[str | Path] = None, *,
     """
     from .runtime import Runtime
 
+    own = not isinstance(artifact, Runtime)
+    if runtime_options is not None and not isinstance(runtime_options, RuntimeOptions):
+        raise UsageError(f"infer takes runtime_options=RuntimeOptions(...), not a {type(runtime_options).__name__}")
+    if runtime_options is not None and not own:
+        raise UsageError("runtime_options apply to the Runtime infer opens; this Runtime is already open")
     writer = open_writer(output, formats, intrinsics, colormap, depth_range, with_input, overlay, depth_scale)
     source = FrameSource(str(inputs), max_frames) if isinstance(inputs, (str, Path)) else inputs
     try:
@@ -156,8 +163,7 @@ def infer(artifact: Any, inputs: Any, output: Optional[str | Path] = None, *,
 
             single = getattr(source, "kind", None) == "images" and getattr(source, "total", None) == 1
             scorer = GroundTruthScorer(gt, single)
-        own = not isinstance(artifact, Runtime)
-        runtime = Runtime(artifact, **dict(runtime_options or {})) if own else artifact
+        runtime = Runtime(artifact, runtime_options) if own else artifact
         try:
             _fit_to_task(runtime, writer, scorer)
             for sink in sinks:

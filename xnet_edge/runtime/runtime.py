@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -11,6 +11,7 @@ from ..errors import UsageError, XnetEdgeError
 from ..preprocess import Letterbox, postprocess, resize_bilinear
 from .artifact import Artifact, choose_backend, resolve_artifact, verify_artifact, warn_all
 from .backend import Backend
+from .options import RuntimeOptions
 from ..contract import Contract, Preprocessing, TensorSpec, check_output_shape, contract_from_parts
 from .timing import HookList, TimingHook, maybe_hooks
 
@@ -29,30 +30,31 @@ def cuda_index(device: Optional[str]) -> int:
     raise UsageError(f"the TensorRT backend runs on a GPU: device must be auto, cuda or cuda:N, not {text!r}")
 
 
-def _open_backend(artifact: Artifact, name: str, options: dict) -> Backend:
+def _open_backend(artifact: Artifact, name: str, options: RuntimeOptions) -> Backend:
+    """The backend ``name`` on ``artifact``: the user's options first, then the manifest's settings."""
+    runtime = (artifact.manifest or {}).get("runtime") or {}
     if name == "onnxruntime":
         from .backend_ort import OnnxRuntimeBackend
 
-        settings = ((artifact.manifest or {}).get("runtime") or {}).get("onnxruntime") or {}
-        providers = options.get("providers")
-        threads = options.get("threads")
+        settings = runtime.get("onnxruntime") or {}
+        providers, threads = options.providers, options.threads
         return OnnxRuntimeBackend(
             artifact.file,
             providers=providers if providers is not None else settings.get("providers"),
             threads=threads if threads is not None else settings.get("intra_op_num_threads"),
-            graph_optimization_level=options.get("graph_optimization_level") or settings.get("graph_optimization_level"),
+            graph_optimization_level=options.graph_optimization_level or settings.get("graph_optimization_level"),
             # Providers recorded by the builder may not exist here; the user's own must.
             strict_providers=providers is not None)
     if name == "tensorrt":
         from .backend_trt import TensorRTBackend
 
-        settings = ((artifact.manifest or {}).get("runtime") or {}).get("tensorrt") or {}
-        return TensorRTBackend(artifact.file, cuda_graph=bool(options.get("cuda_graph")),
-                               dla_core=settings.get("dla_core"), cuda_api=options.get("cuda_api") or "auto",
-                               device=cuda_index(options.get("device")), memory=options.get("cuda_memory"))
+        settings = runtime.get("tensorrt") or {}
+        return TensorRTBackend(artifact.file, cuda_graph=options.cuda_graph, dla_core=settings.get("dla_core"),
+                               cuda_api=options.cuda_api, device=cuda_index(options.device),
+                               memory=options.cuda_memory)
     from .backend_torch import TorchBackend
 
-    return TorchBackend(artifact.file, device=options.get("device") or "auto", fused=options.get("fused"))
+    return TorchBackend(artifact.file, device=options.device, fused=options.fused)
 
 
 class Runtime:
@@ -70,20 +72,11 @@ class Runtime:
 
     Args:
         path: the artifact.
-        backend: "auto" (by artifact), "onnxruntime", "tensorrt" or "torch".
-        providers: ONNX Runtime providers: "cpu" (default), "cuda", "tensorrt", "auto" or a list.
-        threads: ONNX Runtime intra-op threads (default: the manifest's, else one per core).
-        graph_optimization_level: ONNX Runtime level ("all", "extended", "basic", "disable_all").
-        device: PyTorch device ("auto", "cpu", "cuda", "cuda:N"); TensorRT uses the N of "cuda:N".
-        fused: PyTorch: use the fused Triton bridge kernels (default: on CUDA when available).
-        cuda_graph: TensorRT: capture and replay a CUDA graph.
-        cuda_api: TensorRT: "auto", "cuda-python" or "pycuda".
-        input_size: network (H, W) for models with dynamic H/W.
-        preprocessing: a dict in the ``xnet_edge.preprocessing`` layout overriding the artifact's.
-        check: verify the engine's hash and this machine against the manifest (default True).
-        timing: a timing hook ``hook(stage, seconds)`` or a list of them (see :mod:`.timing`).
-        **advanced: ``cuda_memory`` (an open CudaMemory for the TensorRT backend) and ``machine``
-            (a :func:`~xnet_edge.platform.machine_info` dict to check the manifest against).
+        options: a :class:`~.options.RuntimeOptions` (backend, providers, threads, device, input
+            size, preprocessing, checks, timing hooks, ...); None: the defaults.
+        **option_values: :class:`~.options.RuntimeOptions` fields by name, applied over ``options``:
+            ``Runtime(path, threads=2)`` is ``Runtime(path, RuntimeOptions(threads=2))``; an unknown
+            name is a usage error.
 
     Raises:
         UsageError: unknown path type or option.
@@ -96,26 +89,19 @@ class Runtime:
             depth = rt.predict(rgb)          # HxW float32 metres, same size as rgb
     """
 
-    def __init__(self, path: str | Path, *, backend: str = "auto", providers: Any = None,
-                 threads: Optional[int] = None, graph_optimization_level: Optional[str] = None,
-                 device: Optional[str] = "auto", fused: Optional[bool] = None, cuda_graph: bool = False,
-                 cuda_api: str = "auto", input_size: Optional[Sequence[int]] = None,
-                 preprocessing: Optional[Mapping[str, Any]] = None, check: bool = True,
-                 timing: Any = None, **advanced):
-        unknown = set(advanced) - {"cuda_memory", "machine"}
-        if unknown:
-            raise UsageError(f"unknown Runtime option(s): {', '.join(sorted(unknown))}")
+    def __init__(self, path: str | Path, options: Optional[RuntimeOptions] = None, **option_values: Any):
+        options = RuntimeOptions.merged(options, option_values, "Runtime")
+        #: the options this runtime was opened with
+        self.options = options
         self.artifact = resolve_artifact(path)
-        self.backend_name = choose_backend(self.artifact, backend)
-        self.warnings = verify_artifact(self.artifact, advanced.get("machine")) if check else []
+        self.backend_name = choose_backend(self.artifact, options.backend)
+        self.warnings = verify_artifact(self.artifact, options.machine) if options.check else []
         warn_all(self.warnings)
-        self.hooks: HookList = maybe_hooks(timing)
-        options = dict(providers=providers, threads=threads, graph_optimization_level=graph_optimization_level,
-                       device=device, fused=fused, cuda_graph=cuda_graph, cuda_api=cuda_api, **advanced)
+        self.hooks: HookList = maybe_hooks(options.timing)
         self.backend: Optional[Backend] = _open_backend(self.artifact, self.backend_name, options)
         try:
-            self.contract = self._read_contract(preprocessing)
-            self.preprocessing = self._resolve_preprocessing(input_size)
+            self.contract = self._read_contract(options.preprocessing)
+            self.preprocessing = self._resolve_preprocessing(options.input_size)
         except BaseException:
             self.close()
             raise
@@ -139,8 +125,7 @@ class Runtime:
                      "output": self.manifest.get("output")}
         else:
             where, parts = str(self.artifact.file), dict(self.backend.contract_parts())
-        if override is not None:
-            Preprocessing.from_dict(override, where="preprocessing=")
+        if override is not None:  # checked by RuntimeOptions
             where, parts["preprocessing"] = f"{where} with preprocessing=", override
         backend = self.backend
         return contract_from_parts(where, [backend.input], [backend.output, *(o for o in backend.outputs
