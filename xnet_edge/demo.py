@@ -145,13 +145,43 @@ def calibrate_int8(onnx_path: str | Path, out_dir: str | Path, num_images: Optio
     return Path(result.files["onnxruntime"])
 
 
-def calibrate_step(files: DemoFiles, num_images: Optional[int]) -> dict:
-    """INT8 calibration of the exported model (the calibrator's default range method, built-in photos)."""
+def calibrate_step(files: DemoFiles, num_images: Optional[int], log: Callable[[str], None] = print) -> dict:
+    """INT8 calibration of the exported model (the calibrator's default range method, built-in photos).
+
+    ``calibrate``'s speed check keeps in float the layer kinds that run slower in INT8 on this
+    CPU, and every layer when no INT8 graph beats FP32. Its decision is logged and returned
+    (``speed_check``). When it kept everything float there is no INT8 CPU graph to compare, so
+    the demo calibrates again with every layer in INT8 and says so: the comparison then shows
+    INT8 that ``calibrate`` would not hand over on this CPU.
+    """
     path = calibrate_int8(files.onnx, files.int8_dir, num_images)
+    speed = speed_check_summary(json.loads((files.int8_dir / "calibration.json").read_text()).get("cpu_speed"))
+    for note in speed["notes"]:
+        log(f"      speed check: {note}")
+    if speed["chosen"] == "float":
+        log("      the demo compares FP32 with INT8, so it calibrates again with every layer in INT8 "
+            "(calibrate --no-speed-check); on this CPU that INT8 engine is the slower one")
+        path = calibrate_int8(files.onnx, files.int8_dir, num_images, speed_check=False)
+        speed["demo_int8"] = "every layer (speed check overridden: INT8 did not pay on this CPU)"
     if path != files.int8_onnx:
         raise XnetEdgeError(f"calibration wrote {path}, expected {files.int8_onnx}")
     report = json.loads((files.int8_dir / "calibration.json").read_text())
-    return {"file": str(path), "folder": str(files.int8_dir), "method": report["method"]}
+    return {"file": str(path), "folder": str(files.int8_dir), "method": report["method"], "speed_check": speed}
+
+
+def speed_check_summary(cpu_speed: Optional[dict]) -> dict:
+    """What calibrate's speed check decided, from ``calibration.json``'s ``cpu_speed``.
+
+    Returns:
+        ``{"chosen": "all" | "without <kind>" | "float" | None (no check), "x_fp32": measured
+        speed of the chosen INT8 graph vs FP32 (None for float), "kept_float_kinds", "notes"}``.
+    """
+    if not cpu_speed:
+        return {"chosen": None, "x_fp32": None, "kept_float_kinds": [], "notes": ["not run: every layer in INT8"]}
+    chosen = cpu_speed["chosen"]
+    candidate = cpu_speed["candidates"].get(chosen) or {}
+    return {"chosen": chosen, "x_fp32": candidate.get("speedup"),
+            "kept_float_kinds": list(cpu_speed.get("kept_float_kinds") or []), "notes": list(cpu_speed["notes"])}
 
 
 def build_step(files: DemoFiles, threads: int) -> dict:
@@ -323,7 +353,7 @@ def run_demo(out_dir: str | Path, *, duration_s: float = 2.0, iterations: int = 
     title = f"{model.config.name} {input_size[0]}x{input_size[1]}"
     exported = steps.run(1, export_step, model, files, tuple(input_size))
     del model
-    calibration = steps.run(2, calibrate_step, files, calibration_images)
+    calibration = steps.run(2, calibrate_step, files, calibration_images, log)
     steps.run(3, build_step, files, threads or 0)
     scene = steps.run(4, motorcycle_step, files, threads)
     report = steps.run(5, bench_step, files, duration_s, iterations, threads, title)
@@ -343,12 +373,24 @@ def run_demo(out_dir: str | Path, *, duration_s: float = 2.0, iterations: int = 
     print_table(summary_rows(scene, report), ["engine", *SUMMARY_METRICS, "abs_rel (median-aligned)",
                                               "median ms", "p90 ms", "speedup"])
     log(f"INT8 vs FP32 on the same image: AbsRel {scene['int8_vs_fp32']['abs_rel']:.4f}")
+    log(f"INT8 layers (calibrate's speed check): {describe_speed_check(calibration['speed_check'])}")
     log(f"\nfinished in {steps.total_s:.0f} s; files:")
     for name, path in _listing(files).items():
         log(f"  {name:<16} {path}")
     if figure_copy:
         log(f"  {'figure copy':<16} {figure_copy}")
     return summary
+
+
+def describe_speed_check(speed: dict) -> str:
+    """One phrase for the summary: which layer kinds the INT8 CPU engine quantizes, and why."""
+    if speed.get("demo_int8"):
+        return speed["demo_int8"]
+    if speed["chosen"] is None:
+        return "every layer (no speed check)"
+    kept = ", ".join(speed["kept_float_kinds"])
+    which = "every layer kind" if speed["chosen"] == "all" else f"all but {kept} (kept float)"
+    return f"{which}, measured x{speed['x_fp32']:.2f} of FP32 speed in calibrate's check"
 
 
 def _listing(files: DemoFiles) -> dict[str, Path]:

@@ -43,6 +43,41 @@ def test_figure_and_summary_rows(tmp_path):
     assert rows[1]["speedup"] == "2.50x"
 
 
+@pytest.mark.parametrize("first_choice", ["float", "without pointwise"])
+def test_calibrate_step_reports_the_speed_check_and_overrides_float(tmp_path, monkeypatch, first_choice):
+    """calibrate_step on calibrate's recorded decisions (calibrate itself is replaced here; the slow
+    demo run exercises it): a partial pick is kept and described; an all-float pick is recalibrated
+    with every layer in INT8, because the demo compares FP32 with INT8, and the log says so."""
+    from xnet_edge import demo
+
+    files = demo.DemoFiles(tmp_path)
+    calls = []
+
+    def fake_calibrate(onnx_path, out_dir, num_images=None, speed_check=True):
+        calls.append(speed_check)
+        cpu_speed = None if not speed_check else {
+            "chosen": first_choice, "fp32_ms": 30.0, "kept_float_kinds": ["pointwise"] if first_choice != "float"
+            else ["conv", "pointwise"], "notes": [f"decision {first_choice}"],
+            "candidates": {"all": {"speedup": 0.8}, "without pointwise": {"speedup": 1.25}}}
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "calibration.json").write_text(json.dumps({"method": "entropy", "cpu_speed": cpu_speed}))
+        return files.int8_onnx
+
+    monkeypatch.setattr(demo, "calibrate_int8", fake_calibrate)
+    lines = []
+    result = demo.calibrate_step(files, 8, lines.append)
+    speed = result["speed_check"]
+    assert f"      speed check: decision {first_choice}" in lines
+    if first_choice == "float":
+        assert calls == [True, False] and "speed check overridden" in speed["demo_int8"]
+        assert any("calibrates again with every layer in INT8" in line for line in lines)
+        assert demo.describe_speed_check(speed) == speed["demo_int8"]
+    else:
+        assert calls == [True] and "demo_int8" not in speed and speed["x_fp32"] == 1.25
+        assert demo.describe_speed_check(speed) == ("all but pointwise (kept float), measured x1.25 of FP32 speed "
+                                                    "in calibrate's check")
+
+
 def test_median_aligned_panel_undoes_a_pure_scale_error():
     from xnet_edge.demo import _median_aligned
 
@@ -81,6 +116,28 @@ def test_every_file_is_written(demo_run):
     assert manifest["precision"] == "int8"
     assert (out.parent / "copy/demo.png").read_bytes()[:4] == b"\x89PNG"
     assert any("finished in" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_the_speed_check_decision_is_reported_and_built(demo_run):
+    """What calibrate's speed check decided is in the log, the summary and calibration.json, and the
+    INT8 engine quantizes what it says (every layer when INT8 did not pay and the demo overrode it)."""
+    import onnx
+
+    out, summary, lines = demo_run
+    speed = summary["calibration"]["speed_check"]
+    report = json.loads((out / "int8" / "calibration.json").read_text())
+    assert any(line.strip().startswith("speed check:") for line in lines)
+    assert any(line.startswith("INT8 layers (calibrate's speed check):") for line in lines)
+    qdq_ops = {"QuantizeLinear", "DequantizeLinear"}
+    graph = onnx.load(str(out / "engines/cpu-int8/model.onnx"), load_external_data=False).graph
+    assert qdq_ops & {n.op_type for n in graph.node}  # an INT8 engine either way
+    if speed["chosen"] == "float":  # INT8 did not pay: the demo recalibrated every layer and said so
+        assert "speed check overridden" in speed["demo_int8"] and report["cpu_speed"] is None
+        assert any("calibrates again with every layer in INT8" in line for line in lines)
+    else:
+        assert speed["chosen"] == report["cpu_speed"]["chosen"] and speed["x_fp32"] > 1.0
+        assert speed["kept_float_kinds"] == report["cpu_speed"]["kept_float_kinds"]
 
 
 @pytest.mark.slow
