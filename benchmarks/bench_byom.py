@@ -152,13 +152,13 @@ def bench_side_by_side(args, out: Path, vit: Path) -> Path:
 
 def main() -> int:
     from xnet_edge.adopt import adopt_onnx
-    from xnet_edge.cli.common import parse_size
+    from xnet_edge.preprocess import size_arg
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="out/byom")
     p.add_argument("--hidden", type=int, default=384)
     p.add_argument("--layers", type=int, default=12)
-    p.add_argument("--input-size", type=parse_size, default=(256, 320))
+    p.add_argument("--input-size", type=size_arg, default=(256, 320))
     p.add_argument("--rounds", type=int, default=4)
     p.add_argument("--threads", type=int, default=2, help="threads for the side-by-side bench")
     p.add_argument("--duration-s", type=float, default=10.0)

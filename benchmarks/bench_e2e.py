@@ -28,8 +28,9 @@ import sys
 from pathlib import Path
 
 from xnet_edge.bench import BenchSettings, run_benchmark
-from xnet_edge.cli.common import print_table, size_arg
 from xnet_edge.io_utils import atomic_path, write_json_atomic
+from xnet_edge.preprocess import size_arg
+from xnet_edge.tables import print_table
 
 HERE = Path(__file__).resolve().parent
 SECTION = "## End to end (CPU)"

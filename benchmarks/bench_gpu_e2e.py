@@ -37,7 +37,7 @@ TABLE_COLUMNS = ["dtype", "variant", "mean_ms", "p50_ms", "p90_ms", "p99_ms", "f
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
-    from xnet_edge.cli.common import size_arg
+    from xnet_edge.preprocess import size_arg
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

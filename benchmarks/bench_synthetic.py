@@ -19,8 +19,9 @@ import platform
 import statistics
 import time
 
-from xnet_edge.cli.common import print_table, size_arg
 from xnet_edge.data.synthetic import generate, render_scene
+from xnet_edge.preprocess import size_arg
+from xnet_edge.tables import print_table
 
 
 def _render(args):

@@ -146,7 +146,7 @@ report() {
     "$PY" - <<'EOF'
 import json, os, re
 from pathlib import Path
-from xnet_edge.cli.common import print_table
+from xnet_edge.tables import print_table
 
 out = Path(os.environ["RESULTS_DIR"])
 def text(name):

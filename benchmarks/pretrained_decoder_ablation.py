@@ -82,7 +82,8 @@ def plot(arms: list[dict], path: Path) -> None:
 
 
 def main(argv=None) -> int:
-    from xnet_edge.cli.common import print_table, size_arg
+    from xnet_edge.preprocess import size_arg
+    from xnet_edge.tables import print_table
     from xnet_edge.io_utils import write_json_atomic
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -33,6 +33,20 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
+def size_arg(text: str) -> tuple[int, int]:
+    """:func:`parse_size` as an argparse ``type=`` (the CLI, benchmark scripts).
+
+    Raises:
+        argparse.ArgumentTypeError: not two positive integers; argparse prints the message and exits 2.
+    """
+    import argparse
+
+    try:
+        return parse_size(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def check_input_size(height: int, width: int, stride: int) -> None:
     """Raise InputSizeError naming the nearest valid size if H or W is not a multiple of ``stride``.
 

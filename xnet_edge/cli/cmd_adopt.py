@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import size_arg
+from ..preprocess import size_arg
 
 
 def _triple(text: str) -> tuple[float, float, float]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import print_table, size_arg
+from ..preprocess import size_arg
+from ..tables import print_table
 
 EPILOG = """\
 method: warm up for --warmup-ms, then run until every artifact has at least --iterations calls

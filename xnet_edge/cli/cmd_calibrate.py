@@ -41,7 +41,7 @@ def register(sub) -> None:
 
 
 def _print_eval(report: dict) -> None:
-    from .common import print_table
+    from ..tables import print_table
 
     ev = report.get("eval") or {}
     moto = ev.get("motorcycle")
@@ -70,7 +70,7 @@ def _layer_note(report: dict, engine: str) -> str:
 
 def run(args) -> int:
     from ..calibration.pipeline import CalibrationOptions, calibrate
-    from .common import print_table
+    from ..tables import print_table
 
     options = CalibrationOptions(
         method=args.method, percentile=args.percentile, num_images=args.num_images, seed=args.seed,

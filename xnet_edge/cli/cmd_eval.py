@@ -17,8 +17,8 @@ from __future__ import annotations
 import sys
 
 from ..errors import UsageError
-from .common import (add_runtime_arguments, nonnegative_float, positive_float, positive_int, print_table,
-                     runtime_options)
+from ..tables import print_table
+from .common import add_runtime_arguments, nonnegative_float, positive_float, positive_int, runtime_options
 
 _ALIGN_CHOICES = ["auto", "none", "median", "lstsq", "lstsq-shift", "disparity", "lstsq-shift-inverse"]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import sys
 
-from .common import nonnegative_float, require_torch, size_arg
+from ..preprocess import size_arg
+from .common import nonnegative_float, require_torch
 
 
 def register(sub) -> None:

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import UsageError
-from .common import add_runtime_arguments, positive_int, print_table, runtime_options, size_arg
+from ..preprocess import size_arg
+from ..tables import print_table
+from .common import add_runtime_arguments, positive_int, runtime_options
 
 FORMAT_HELP = ("comma-separated outputs. Depth models: npy (float32 metres), png16 (16-bit millimetres), "
                "color (colorized, beside the input), ply (point cloud, needs --intrinsics); default npy,png16,color. "

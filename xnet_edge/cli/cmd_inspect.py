@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from .common import print_table
+from ..tables import print_table
 
 
 def register(subparsers) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from .common import print_table, require_torch, size_arg
+from ..preprocess import size_arg
+from ..tables import print_table
+from .common import require_torch
 
 
 def register(sub) -> None:

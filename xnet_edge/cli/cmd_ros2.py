@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_runtime_arguments, runtime_options, size_arg
+from ..preprocess import size_arg
+from .common import add_runtime_arguments, runtime_options
 
 
 def register(sub) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .common import print_table
+from ..tables import print_table
 
 
 def register(subparsers) -> None:

@@ -6,7 +6,8 @@ import argparse
 import shlex
 
 from ..errors import UsageError
-from .common import nonnegative_float, positive_float, positive_int, require_torch, size_arg
+from ..preprocess import size_arg
+from .common import nonnegative_float, positive_float, positive_int, require_torch
 
 #: the train parser's options, in declaration order (filled by register)
 _PARSER_ACTIONS: list = []
@@ -151,7 +152,7 @@ def run_train(args: argparse.Namespace) -> int:
     if result.model_path is not None:
         print(f"model: {result.model_path}")
         if result.history and "val" in result.history[-1]:
-            from .common import print_table
+            from ..tables import print_table
 
             v = result.history[-1]["val"]
             keys = ["abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "d1", "d2", "d3", "silog", "miou",

@@ -5,17 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from ..errors import UsageError
-from ..preprocess import parse_size
-from ..tables import print_table  # noqa: F401  (the commands print their tables through here)
-
-
-def size_arg(text: str) -> tuple[int, int]:
-    """argparse ``type=`` wrapper around :func:`xnet_edge.preprocess.parse_size` (errors exit 2 via argparse)."""
-    try:
-        return parse_size(text)
-    except UsageError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+from ..preprocess import size_arg
 
 
 def positive_int(text: str) -> int:
