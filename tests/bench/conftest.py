@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from suite_helpers import load_module
 
 HERE = Path(__file__).resolve().parent
 SIZE = (32, 48)
-
-
-def load_helper(path: Path):
-    """A helper module by file path (tests run with --import-mode=importlib, so no sibling imports)."""
-    name = f"xnet_edge_bench_tests_{path.parent.name}_{path.stem}"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def make_depth_onnx(path: Path, size=SIZE, max_depth: float = 10.0, seed: int = 0) -> Path:
@@ -76,11 +64,10 @@ def make_onnx():
 @pytest.fixture(scope="session")
 def samples():
     """Captured trtexec output (tests/bench/trtexec_samples.py)."""
-    return load_helper(HERE / "trtexec_samples.py")
+    return load_module(HERE / "trtexec_samples.py")
 
 
 @pytest.fixture(scope="session")
 def runtime_fakes():
     """The runtime tests' fake tensorrt / cuda-python modules and engine-folder builder."""
-    runtime = HERE.parent / "runtime"
-    return load_helper(runtime / "trt_fakes.py"), load_helper(runtime / "engine_folders.py")
+    return load_module("runtime/trt_fakes.py"), load_module("runtime/engine_folders.py")

@@ -1,21 +1,12 @@
 """benchmarks/bench_e2e.py's report helpers: the RESULTS.md section and the goal check."""
 
-from pathlib import Path
-
 import pytest
+from suite_helpers import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def e2e():
-    import importlib.util
-    import sys
-
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_e2e.py"
-    spec = importlib.util.spec_from_file_location("xnet_edge_bench_tests_bench_e2e", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bench_e2e")
 
 
 def test_section_is_appended_then_replaced_in_place(e2e):

@@ -1,11 +1,8 @@
 """ONNX Runtime profiling helpers (benchmarks/ort_profiling.py): op tables, latency rounds, per-layer speed-ups."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import onnx
+from suite_helpers import load_benchmark
 
 from xnet_edge.calibration.collect import collect_statistics
 from xnet_edge.calibration.graph import GraphIndex, find_layers
@@ -14,16 +11,7 @@ from xnet_edge.calibration.placement import plan_onnxruntime
 from xnet_edge.calibration.qdq import write_qdq_model
 
 
-def _load_benchmark_module(name):
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"xnet_edge_bench_tests_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-_profiling = _load_benchmark_module("ort_profiling")
+_profiling = load_benchmark("ort_profiling")
 layer_speedups, measure_latency, profile_ops = _profiling.layer_speedups, _profiling.measure_latency, \
     _profiling.profile_ops
 

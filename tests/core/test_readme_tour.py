@@ -14,7 +14,6 @@ README's "Command line" section; other lines and comments are ignored.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -25,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from suite_helpers import load_module
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 BENCH_DOC = REPO / "docs" / "bench.md"
-BENCH_CONFTEST = REPO / "tests" / "bench" / "conftest.py"
 
 #: flags whose value is a file or folder the command writes
 OUTPUT_FLAGS = ("-o", "--output", "--json", "--plot", "--summary-json")
@@ -200,10 +199,7 @@ def run_line_in_process(argv: list[str], folder: Path, capsys, monkeypatch) -> N
 
 
 def _tiny_contract_onnx(path: Path) -> Path:
-    spec = importlib.util.spec_from_file_location("xnet_edge_tour_helpers", BENCH_CONFTEST)
-    helpers = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(helpers)
-    return helpers.make_depth_onnx(path, size=(64, 96))
+    return load_module("bench/conftest.py").make_depth_onnx(path, size=(64, 96))
 
 
 def _exports_depth(argv: list[str]) -> bool:

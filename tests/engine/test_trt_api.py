@@ -9,12 +9,11 @@ runs TensorRT.
 from __future__ import annotations
 
 import ast
-import importlib.util
 import itertools
-import sys
 from pathlib import Path
 
 import pytest
+from suite_helpers import load_module
 
 from xnet_edge.engine.options import BuildOptions
 from xnet_edge.engine.plan import plan_tensorrt_build, release_for
@@ -35,13 +34,7 @@ OBJECTS = {"builder": "Builder", "network": "INetworkDefinition", "config": "IBu
 
 
 def _stubs():
-    name = "xnet_edge_engine_tests_trt_stub_api"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / "trt_stub_api.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return load_module("engine/trt_stub_api.py")
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +162,5 @@ def test_the_conformance_check_catches_a_wrong_fake(api):
 
 @pytest.fixture
 def fakes_for_runtime():
-    spec = importlib.util.spec_from_file_location("trt_api_runtime_fakes", REPO / "tests/runtime/trt_fakes.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_module("runtime/trt_fakes.py")
     return module.make_tensorrt(module.FakeGPU())

@@ -1,29 +1,20 @@
 """The CPU-runnable logic of the benchmark scripts and gpu_check.sh (the timing itself needs a GPU)."""
 
-import importlib.util
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from suite_helpers import load_benchmark
 
 from xnet_edge.kernels.shapes import BridgeShape, PyramidShape, bridge_bytes, pyramid_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def bench():
-    return load_script("bench_kernels")
+    return load_benchmark("bench_kernels")
 
 
 def test_byte_counts_by_hand():
@@ -102,7 +93,7 @@ def test_dry_run_needs_no_gpu(bench, capsys):
 
 
 def test_e2e_timing_loop_and_args():
-    e2e = load_script("bench_gpu_e2e")
+    e2e = load_benchmark("bench_gpu_e2e")
     calls = []
     samples = e2e.time_calls(lambda: calls.append(1), lambda: None, warmup_s=0.0, iterations=7, duration_s=0.0)
     assert len(samples) == 7 and len(calls) == 7 and all(s >= 0 for s in samples)

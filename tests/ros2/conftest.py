@@ -3,23 +3,13 @@ frames from the generated scenes, and small bags written with ``rosbags``."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from suite_helpers import load_module
 
 HERE = Path(__file__).resolve().parent
-
-
-def _load(path: Path, name: str):
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +19,7 @@ def tiny_onnx(tmp_path_factory) -> Path:
 
     import xnet_edge
 
-    runtime_conftest = _load(HERE.parent / "runtime" / "conftest.py", "xnet_edge_ros2_tests_runtime_conftest")
+    runtime_conftest = load_module("runtime/conftest.py")
     torch.manual_seed(0)
     model = xnet_edge.create_model(runtime_conftest.MODEL).eval()
     return runtime_conftest.export_onnx(model, tmp_path_factory.mktemp("onnx") / "tiny.onnx")
@@ -53,7 +43,7 @@ def scenes():
 @pytest.fixture(scope="session")
 def bags():
     """tests/ros2/bag_files.py"""
-    return _load(HERE / "bag_files.py", "xnet_edge_ros2_tests_bag_files")
+    return load_module(HERE / "bag_files.py")
 
 
 @pytest.fixture(scope="session")

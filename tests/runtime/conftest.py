@@ -3,27 +3,15 @@ engine folders, and the fake TensorRT/CUDA modules."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from suite_helpers import load_module
 
 HERE = Path(__file__).resolve().parent
 MODEL = "test_xnet_effnet"
 SIZE = (64, 96)
-
-
-def load_helper(stem: str):
-    """A helper module of this folder by file stem (tests run with --import-mode=importlib)."""
-    name = f"xnet_edge_runtime_tests_{stem}"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, HERE / f"{stem}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def export_onnx(model, path: Path) -> Path:
@@ -116,13 +104,13 @@ def rgb_image():
 @pytest.fixture
 def fakes():
     """tests/runtime/trt_fakes.py"""
-    return load_helper("trt_fakes")
+    return load_module(HERE / "trt_fakes.py")
 
 
 @pytest.fixture
 def folders():
     """tests/runtime/engine_folders.py"""
-    return load_helper("engine_folders")
+    return load_module(HERE / "engine_folders.py")
 
 
 def _write_video(path, frames: int, size=(48, 64), fps: float = 10.0):

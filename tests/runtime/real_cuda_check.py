@@ -9,7 +9,6 @@ line with what was checked; exits non-zero on any refused call.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import sys
@@ -24,10 +23,10 @@ REPO = HERE.parent.parent
 
 
 def _fakes():
-    spec = importlib.util.spec_from_file_location("real_cuda_check_trt_fakes", HERE / "trt_fakes.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    sys.path.insert(0, str(HERE.parent / "helpers"))  # run as a script: the suite's tests/helpers
+    from suite_helpers import load_module
+
+    return load_module(HERE / "trt_fakes.py")
 
 
 def project_cudart_names(real) -> set[str]:

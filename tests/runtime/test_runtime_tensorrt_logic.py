@@ -261,13 +261,9 @@ def test_static_batch_engine_pads_the_batch(gpu, fakes, tmp_path, rgb_image, fol
 @pytest.mark.parametrize("gpu", ["cuda-python", "pycuda"], indirect=True)
 def test_gpu_check_script_logic(gpu):
     """benchmarks/check_cuda_memory.py's checks, run against the fake device."""
-    import importlib.util
-    from pathlib import Path
+    from suite_helpers import load_benchmark
 
-    script = Path(__file__).resolve().parents[2] / "benchmarks" / "check_cuda_memory.py"
-    spec = importlib.util.spec_from_file_location("check_cuda_memory", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("check_cuda_memory")
     binding = "pycuda" if "pycuda.driver" in gpu.modules and gpu.modules["pycuda.driver"] else "cuda-python"
     results = module.check_binding(binding, 1)
     assert all(ok for _, ok, _ in results), results

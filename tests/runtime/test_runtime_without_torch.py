@@ -14,14 +14,14 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 
 SCRIPT = textwrap.dedent("""
-    import importlib.util, json, sys
+    import json, sys
     sys.modules["torch"] = None   # `import torch` now raises ImportError
     sys.modules["timm"] = None
     import numpy as np
     from xnet_edge.runtime import Runtime
     from xnet_edge.errors import MissingDependencyError
 
-    onnx_path, fakes_path, folders_path, plan_path, work = sys.argv[1:6]
+    onnx_path, helpers, plan_path, work = sys.argv[1:5]
     image = np.random.default_rng(0).integers(0, 256, size=(48, 80, 3), dtype=np.uint8)
     result = {}
     with Runtime(onnx_path) as rt:
@@ -36,13 +36,9 @@ SCRIPT = textwrap.dedent("""
                              str(Path(work) / "out"), "--gt", str(Path(work) / "frame_gt.npy"), "--no-progress",
                              "--format", "npy,png16,color"])
 
-    def load(name, path):
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-
-    fakes, folders = load("trt_fakes", fakes_path), load("engine_folders", folders_path)
+    sys.path.insert(0, helpers)  # the suite's tests/helpers
+    from suite_helpers import load_module
+    fakes, folders = load_module("runtime/trt_fakes.py"), load_module("runtime/engine_folders.py")
     fakes.install(sys.modules, fakes.FakeGPU())
     from pathlib import Path
     folder = folders.make_folder(Path(work) / "engine", Path(plan_path), "tensorrt-plan", Path(onnx_path),
@@ -64,7 +60,7 @@ SCRIPT = textwrap.dedent("""
 def test_onnx_and_tensorrt_paths_never_import_torch(tiny_onnx, tiny_model, fakes, tmp_path):
     plan = tmp_path / "model.plan"
     plan.write_bytes(fakes.fake_plan())
-    args = [str(tiny_onnx), str(HERE / "trt_fakes.py"), str(HERE / "engine_folders.py"), str(plan), str(tmp_path)]
+    args = [str(tiny_onnx), str(HERE.parent / "helpers"), str(plan), str(tmp_path)]
     proc = subprocess.run([sys.executable, "-c", SCRIPT, *args], capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -16,28 +16,16 @@ from __future__ import annotations
 
 import ctypes
 import enum
-import importlib.util
 import itertools
 import json
-import sys
 import types
-from pathlib import Path
 
 import numpy as np
+from suite_helpers import load_module
 
 
-def _stub_api_module():
-    """tests/engine/trt_stub_api.py (fakes conform to NVIDIA's tensorrt-stubs where installed)."""
-    name = "xnet_edge_runtime_fakes_trt_stub_api"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).parent.parent / "engine" / "trt_stub_api.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-conforms = _stub_api_module().conforms
+# tests/engine/trt_stub_api.py: the fakes conform to NVIDIA's tensorrt-stubs where installed
+conforms = load_module("engine/trt_stub_api.py").conforms
 
 KERNEL_MS = 2.0
 
