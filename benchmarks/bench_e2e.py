@@ -86,7 +86,7 @@ def engines_for(checkpoint: Path, size, folder: Path, rebuild: bool) -> tuple[Pa
     import xnet_edge
     from xnet_edge.demo import calibrate_int8
     from xnet_edge.engine.build import build_engine
-    from xnet_edge.engine.options import BuildOptions
+    from xnet_edge.engine.build_options import BuildOptions
     from xnet_edge.export import export_onnx
 
     onnx, int8 = folder / "model.onnx", folder / "int8" / "model.int8.cpu.onnx"

@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     import xnet_edge
     from skimage import data
     from xnet_edge.engine.build import build_engine
-    from xnet_edge.engine.options import BuildOptions
+    from xnet_edge.engine.build_options import BuildOptions
     from xnet_edge.export import export_onnx
     from xnet_edge.runtime import Runtime
 

@@ -43,7 +43,7 @@ def prepare(args, out: Path) -> dict:
     from xnet_edge.preprocess import parse_size
     from xnet_edge.demo import calibrate_int8
     from xnet_edge.engine.build import build_engine
-    from xnet_edge.engine.options import BuildOptions
+    from xnet_edge.engine.build_options import BuildOptions
     from xnet_edge.export import export_onnx
     from xnet_edge.bundled import demo_checkpoint, is_demo
 

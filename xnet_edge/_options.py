@@ -1,4 +1,4 @@
-"""What :class:`~xnet_edge.engine.options.BuildOptions` and :class:`~xnet_edge.runtime.options.RuntimeOptions`
+"""What :class:`~xnet_edge.engine.build_options.BuildOptions` and :class:`~xnet_edge.runtime.runtime_options.RuntimeOptions`
 share: keyword arguments forwarded into the options object, unknown names refused, and the
 checks on whole numbers whose messages name the command-line flag.
 

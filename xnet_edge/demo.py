@@ -187,7 +187,7 @@ def speed_check_summary(cpu_speed: Optional[dict]) -> dict:
 def build_step(files: DemoFiles, threads: int) -> dict:
     """Build the FP32 and INT8 engine folders for the cpu target."""
     from .engine.build import build_engine
-    from .engine.options import BuildOptions
+    from .engine.build_options import BuildOptions
 
     fp32 = build_engine(files.onnx, "cpu", files.engine_fp32, BuildOptions(threads=threads))
     int8 = build_engine(files.int8_onnx, "cpu", files.engine_int8, BuildOptions(precision="int8", threads=threads))

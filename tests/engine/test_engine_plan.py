@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from xnet_edge.engine.options import BuildOptions
+from xnet_edge.engine.build_options import BuildOptions
 from xnet_edge.engine.plan import (build_input_shape, plan_cpu_build, plan_tensorrt_build, resolve_precision,
                                    target_mismatches)
 from xnet_edge.errors import UsageError

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from suite_helpers import load_module
 
-from xnet_edge.engine.options import BuildOptions
+from xnet_edge.engine.build_options import BuildOptions
 from xnet_edge.engine.plan import plan_tensorrt_build, release_for
 from xnet_edge.engine.trt_releases import RELEASES
 from xnet_edge.errors import UsageError

@@ -41,7 +41,7 @@ def test_keywords_are_the_same_options_applied_over_options(tiny_onnx):
 
 def test_build_settings_reach_the_session_unless_the_options_say_otherwise(tiny_onnx, tmp_path):
     from xnet_edge.engine.build import build_engine
-    from xnet_edge.engine.options import BuildOptions
+    from xnet_edge.engine.build_options import BuildOptions
 
     folder = build_engine(tiny_onnx, "cpu", tmp_path / "e", BuildOptions(threads=3, opt_level=1)).out_dir
     with Runtime(folder) as rt:  # the manifest's threads and load-time level (BASIC for an offline BASIC build)

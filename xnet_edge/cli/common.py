@@ -42,7 +42,7 @@ BUILD_ONLY = ("timing_cache", "calibration_images")
 
 
 def add_build_arguments(parser: argparse.ArgumentParser, *, bundle: bool = False) -> None:
-    """The :class:`~xnet_edge.engine.options.BuildOptions` flags of ``build`` (``bundle=True``: of ``bundle``)."""
+    """The :class:`~xnet_edge.engine.build_options.BuildOptions` flags of ``build`` (``bundle=True``: of ``bundle``)."""
     from ..targets import PRECISIONS
 
     for flag, name, keywords in BUILD_ARGUMENTS:
@@ -53,19 +53,19 @@ def add_build_arguments(parser: argparse.ArgumentParser, *, bundle: bool = False
 
 
 def build_options(args: argparse.Namespace):
-    """The :class:`~xnet_edge.engine.options.BuildOptions` of the flags :func:`add_build_arguments` added.
+    """The :class:`~xnet_edge.engine.build_options.BuildOptions` of the flags :func:`add_build_arguments` added.
 
     Raises:
         UsageError: an invalid value (exit 2), from ``BuildOptions``.
     """
-    from ..engine.options import BuildOptions
+    from ..engine.build_options import BuildOptions
 
     return BuildOptions(**{name: getattr(args, name) for _, name, _ in BUILD_ARGUMENTS if hasattr(args, name)})
 
 
 def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     """The ``runtime`` argument group shared by the commands that open a :class:`~xnet_edge.runtime.Runtime`."""
-    from ..runtime.options import BACKENDS
+    from ..runtime.runtime_options import BACKENDS
 
     rt = parser.add_argument_group("runtime")
     rt.add_argument("--backend", default="auto", choices=list(BACKENDS),
@@ -80,12 +80,12 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def runtime_options(args: argparse.Namespace):
-    """The :class:`~xnet_edge.runtime.options.RuntimeOptions` of the arguments :func:`add_runtime_arguments` added.
+    """The :class:`~xnet_edge.runtime.runtime_options.RuntimeOptions` of the arguments :func:`add_runtime_arguments` added.
 
     Raises:
         UsageError: an invalid value (exit 2), from ``RuntimeOptions``.
     """
-    from ..runtime.options import RuntimeOptions
+    from ..runtime.runtime_options import RuntimeOptions
 
     return RuntimeOptions(backend=args.backend, providers=args.providers, threads=args.threads, device=args.device,
                           cuda_graph=args.cuda_graph, input_size=args.input_size, check=not args.no_check)

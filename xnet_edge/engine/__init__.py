@@ -2,7 +2,7 @@
 
 * :mod:`.manifest` — the engine folder contract (``manifest.json``): read, write,
   verify hashes, check an engine against this machine (:mod:`xnet_edge.platform`).
-* :mod:`.options` — ``BuildOptions``: what the user asks of a build, checked once.
+* :mod:`.build_options` — ``BuildOptions``: what the user asks of a build, checked once.
 * :mod:`.plan` — which precision path, flags and profile a target gets (pure data).
 * :mod:`.trtexec_script` — the equivalent ``trtexec`` command line.
 * :mod:`.tensorrt_builder` / :mod:`.trt_calibrator` — the only code that calls TensorRT.
@@ -15,7 +15,7 @@ Nothing here imports tensorrt, a CUDA binding, onnxruntime or torch at module le
 
 from .manifest import (EngineCompatibilityError, HashMismatchError, ManifestError, check_compatibility,
                        ensure_compatible, read_manifest, verify_hashes, write_manifest)
-from .options import BuildOptions
+from .build_options import BuildOptions
 
 __all__ = ["BuildOptions", "EngineCompatibilityError", "HashMismatchError", "ManifestError", "check_compatibility",
            "ensure_compatible", "read_manifest", "verify_hashes", "write_manifest"]

@@ -27,7 +27,7 @@ from ..io_utils import atomic_dir, check_writable, current_umask, sha256_file, w
 from ..platform import machine_info
 from ..targets import TargetProfile, get_target
 from . import manifest as mf
-from .options import BuildOptions
+from .build_options import BuildOptions
 from .plan import CpuBuildPlan, TrtBuildPlan, plan_for_model, release_for, target_mismatches
 
 ONNX_NAME = "model.onnx"

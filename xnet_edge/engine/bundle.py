@@ -35,7 +35,7 @@ from ..errors import UsageError
 from ..io_utils import atomic_path, check_writable
 from ..targets import TargetProfile, get_target
 from .build import CACHE_NAME, LAYERS_NAME, ONNX_NAME, TIMING_NAME
-from .options import BuildOptions
+from .build_options import BuildOptions
 from .plan import CpuBuildPlan, TrtBuildPlan, plan_for_model, release_for
 from .trt_calibrator import check_calibration_cache
 from .trt_releases import TENSORRT_CHOICES

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Optional, Sequence
 
 from ..errors import UsageError
 from ..targets import PRECISIONS, TRT_GENERATIONS, TargetProfile
-from .options import BuildOptions
+from .build_options import BuildOptions
 from .trt_releases import TensorRTRelease, tensorrt_release
 
 if TYPE_CHECKING:

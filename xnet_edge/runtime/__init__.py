@@ -6,7 +6,7 @@ import torch; backend libraries load only when a Runtime needs them.
 
 from .artifact import Artifact, choose_backend, resolve_artifact, verify_artifact
 from .inference import InferResult, infer
-from .options import RuntimeOptions
+from .runtime_options import RuntimeOptions
 from .runtime import Runtime
 from .spec import Preprocessing, TensorSpec
 from .timing import STAGES, StageTimes, summarize_ms

@@ -17,7 +17,7 @@ from ..engine.manifest import (MANIFEST_NAME, EngineCompatibilityError, HashMism
 from ..errors import UsageError
 from ..io_utils import sha256_file
 from ..platform import machine_info
-from .options import BACKENDS
+from .runtime_options import BACKENDS
 
 #: artifact kind -> the backend that runs it
 BACKEND_FOR_KIND = {"onnx": "onnxruntime", "tensorrt-plan": "tensorrt", "checkpoint": "torch"}

@@ -17,7 +17,7 @@ from ..errors import UsageError, XnetEdgeError
 from ..limits import check_threads
 from .backend import Backend
 from ..contract import parse_metadata
-from .options import ort_level_name, provider_name
+from .runtime_options import ort_level_name, provider_name
 from .spec import TensorSpec, normalize_shape
 from .timing import HookList
 

@@ -17,7 +17,7 @@ from ..bundled import demo_model_name, is_demo
 from ..errors import UsageError
 from ..preprocess import check_input_size
 from .backend import Backend
-from .options import check_device
+from .runtime_options import check_device
 from ..contract import OutputSemantics
 from .spec import Preprocessing, TensorSpec
 from .timing import HookList

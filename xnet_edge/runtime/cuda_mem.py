@@ -27,7 +27,7 @@ import numpy as np
 from ..cuda_import import (CUDA_ERROR_INSUFFICIENT_DRIVER, describe_driver_mismatch, import_cudart,
                            import_pycuda_driver, require_cudart)
 from ..errors import MissingDependencyError, UsageError, XnetEdgeError
-from .options import CUDA_APIS
+from .runtime_options import CUDA_APIS
 
 if TYPE_CHECKING:
     from types import ModuleType

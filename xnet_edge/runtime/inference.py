@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import UsageError
 from ..io_utils import check_writable
-from .options import RuntimeOptions
+from .runtime_options import RuntimeOptions
 from .outputs import Intrinsics, OutputWriter, parse_formats, parse_intrinsics, parse_range
 from .sources import Frame, FrameSource
 from .streaming import StreamSummary, run_stream

@@ -11,7 +11,7 @@ from ..errors import UsageError, XnetEdgeError
 from ..preprocess import Letterbox, postprocess, resize_bilinear
 from .artifact import Artifact, choose_backend, resolve_artifact, verify_artifact, warn_all
 from .backend import Backend
-from .options import RuntimeOptions
+from .runtime_options import RuntimeOptions
 from ..contract import Contract, Preprocessing, TensorSpec, check_output_shape, contract_from_parts
 from .timing import HookList, TimingHook, maybe_hooks
 

@@ -15,7 +15,7 @@ from xnet_edge.cli.common import BUILD_ARGUMENTS, BUILD_ONLY
 from xnet_edge.engine import manifest as mf
 from xnet_edge.engine.build import build_engine
 from xnet_edge.engine.bundle import make_bundle
-from xnet_edge.engine.options import BuildOptions
+from xnet_edge.engine.build_options import BuildOptions
 from xnet_edge.errors import UsageError
 
 TRT10_CACHE = b"TRT-100300-EntropyCalibration2\nimage: 3c010a14\n"

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from xnet_edge.engine.options import BuildOptions
+from xnet_edge.engine.build_options import BuildOptions
 from xnet_edge.engine.plan import plan_tensorrt_build
 from xnet_edge.engine.trtexec_script import build_script, trtexec_build_args, trtexec_command
 from xnet_edge.errors import UsageError
