@@ -42,9 +42,10 @@ def test_ddp_time_limit_stops_every_rank_and_resumes(tmp_path):
     stopped = _torchrun(run, tmp_path / "cache", "--time-limit", "1e-7")
     assert stopped.returncode != 0 and "stopped at step 1/8" in stopped.stderr
     assert json.loads((run / "state" / "state.json").read_text())["step"] == 1
+    # a resume keeps the run's runtime settings, its time limit included, unless given again
     resumed = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "xnet_edge",
-         "train", "--resume", "--threads", "1", "--no-progress", "-o", str(run)],
+         "train", "--resume", "--threads", "1", "--time-limit", "60", "--no-progress", "-o", str(run)],
         capture_output=True, text=True, timeout=600, env=dict(os.environ, HF_HUB_OFFLINE="1"))
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert read_checkpoint(run / "model.safetensors")[2]["steps"] == 8
