@@ -155,7 +155,8 @@ def calibrate_step(files: DemoFiles, num_images: Optional[int], log: Callable[[s
     INT8 that ``calibrate`` would not hand over on this CPU.
     """
     path = calibrate_int8(files.onnx, files.int8_dir, num_images)
-    speed = speed_check_summary(json.loads((files.int8_dir / "calibration.json").read_text()).get("cpu_speed"))
+    report = json.loads((files.int8_dir / "calibration.json").read_text())
+    speed = speed_check_summary(report.get("cpu_speed"))
     for note in speed["notes"]:
         log(f"      speed check: {note}")
     if speed["chosen"] == "float":
@@ -165,7 +166,6 @@ def calibrate_step(files: DemoFiles, num_images: Optional[int], log: Callable[[s
         speed["demo_int8"] = "every layer (speed check overridden: INT8 did not pay on this CPU)"
     if path != files.int8_onnx:
         raise XnetEdgeError(f"calibration wrote {path}, expected {files.int8_onnx}")
-    report = json.loads((files.int8_dir / "calibration.json").read_text())
     return {"file": str(path), "folder": str(files.int8_dir), "method": report["method"], "speed_check": speed}
 
 
