@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from ..runtime.cuda_mem import CudaMemory
 
+
 def calibration_cache_version(path: str | os.PathLike) -> str:
     """The TensorRT version a calibration cache was written for, from its ``TRT-<version>-`` header.
 
