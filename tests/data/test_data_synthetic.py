@@ -93,7 +93,7 @@ def test_dataset_uses_held_out_seed():
 def test_scene_kinds_and_sky_has_no_depth_and_no_class():
     scenes = list(generate_scenes(24, size=SIZE, seed=11))
     kinds = {s.kind for s in scenes}
-    assert kinds == {"room", "tabletop", "outdoor"}
+    assert kinds == {"room", "tabletop", "bin", "outdoor"}
     assert SKY == 255 and len(CLASS_NAMES) == 6  # the label API segmentation models are trained on
     for scene in scenes:
         assert set(np.unique(scene.labels)) <= set(range(len(CLASS_NAMES))) | {SKY}

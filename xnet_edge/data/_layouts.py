@@ -1,12 +1,15 @@
 """Scene layouts for the generator: what stands where, its materials, the lights and the camera.
 
-Three kinds, drawn with fixed probabilities (:data:`KIND_WEIGHTS`):
+Four kinds, drawn with fixed probabilities (:data:`KIND_WEIGHTS`):
 
 * ``room`` — a furnished room: cabinets and shelves against the walls, tables
   with clutter on them, free-standing boxes, cylinders and spheres, framed
   photographs on the walls; a ceiling lamp.
 * ``tabletop`` — the same kind of room seen from close to a table covered with
   clutter (cups, boxes, fruit), the camera looking down at it.
+* ``bin`` — an open tote on the floor or on a table with items in it, seen
+  from 0.55–1.1 m almost straight down (a robot arm's or a picking cell's
+  camera).
 * ``outdoor`` — a ground plane under the sky with buildings, vehicle-sized
   blocks, poles, trees, crates and fences; the sun casts the shadows. Pixels
   farther than the depth range (and the sky) have no depth (0).
@@ -28,7 +31,10 @@ from ._photos import PhotoTexture, picture_photos, pyramid
 from ._raycast import Box, Cylinder, Ground, Room, Sphere
 
 #: probability of each scene kind
-KIND_WEIGHTS = {"room": 0.5, "tabletop": 0.25, "outdoor": 0.25}
+KIND_WEIGHTS = {"room": 0.4, "tabletop": 0.2, "bin": 0.15, "outdoor": 0.25}
+#: horizontal field of view (degrees) of each kind's lenses: telephoto-ish DSLR / stereo rigs (30°)
+#: to wide robot cameras (90°); wrist and picking cameras are RealSense-like (40–75°)
+HFOV_DEGREES = {"room": (30.0, 90.0), "tabletop": (35.0, 80.0), "bin": (40.0, 75.0), "outdoor": (30.0, 90.0)}
 
 _CAMERA_CLEARANCE = 0.5  # metres between the camera and any object's bounding sphere
 _WALL_MARGIN = 0.5  # metres between the camera and the walls
@@ -198,6 +204,49 @@ def _picture(rng, size_xyz) -> tuple[Box, tex.Material]:
     return Box((x, y, z), (width, height, depth), yaw), tex.Material(texture, 0.15 if rng.random() < 0.3 else 0.0, 40.0)
 
 
+def _hfov(rng, kind: str) -> float:
+    """A horizontal field of view (radians) for ``kind``: focal length log-uniform over its lens range."""
+    narrow, wide = (math.radians(a) / 2.0 for a in HFOV_DEGREES[kind])
+    focal = math.exp(rng.uniform(math.log(1.0 / math.tan(wide)), math.log(1.0 / math.tan(narrow))))
+    return 2.0 * math.atan(1.0 / focal)
+
+
+def _tote(rng, x: float, z: float, base: float) -> tuple[list, Box]:
+    """An open tote standing at height ``base``: its parts (bottom, four walls) and the bottom."""
+    hx, hz = rng.uniform(0.18, 0.4), rng.uniform(0.14, 0.3)
+    hy, t = rng.uniform(0.04, 0.15), rng.uniform(0.006, 0.02)
+    yaw = float(rng.uniform(0, math.pi))
+    c, s = math.cos(yaw), math.sin(yaw)
+    bottom = Box((x, base + t, z), (hx, t, hz), yaw)
+    walls = [((hx + t, 0.0), (t, hy, hz + 2 * t)), ((-hx - t, 0.0), (t, hy, hz + 2 * t)),
+             ((0.0, hz + t), (hx, hy, t)), ((0.0, -hz - t), (hx, hy, t))]
+    parts = [bottom] + [Box((x + c * lx + s * lz, base + hy, z - s * lx + c * lz), half, yaw)
+                        for (lx, lz), half in walls]
+    return parts, bottom
+
+
+def _bin_view(b: "_Builder", size_xyz):
+    """A tote with items, on the floor or a table; the camera 0.55–1.1 m from it, looking almost straight down."""
+    rng = b.rng
+    sx, _, sz = size_xyz
+    x, z = rng.uniform(1.0, sx - 1.0), rng.uniform(1.0, sz - 1.0)
+    base = 0.0
+    if rng.random() < 0.5:
+        table = _table(rng, x, z, float(rng.uniform(0, math.pi)), (rng.uniform(0.5, 0.9), rng.uniform(0.4, 0.6)))
+        base = table[0].center[1] + table[0].half[1]
+        b.add(table)
+    tote, bottom = _tote(rng, x, z, base)
+    b.add(tote, [tex.random_material(rng, b.noise, tex.OBJECT_TEXTURES, glossy_p=0.35)] * len(tote))
+    yaw, pitch = rng.uniform(0, 2 * math.pi), -math.radians(rng.uniform(55.0, 85.0))
+    forward = np.array([math.cos(pitch) * math.sin(yaw), math.sin(pitch), math.cos(pitch) * math.cos(yaw)])
+    target = np.array([x + rng.uniform(-0.1, 0.1), base, z + rng.uniform(-0.1, 0.1)])
+    pos = target - rng.uniform(0.55, 1.1) * forward
+    pos[0], pos[2] = np.clip(pos[0], 0.3, sx - 0.3), np.clip(pos[2], 0.3, sz - 0.3)
+    clutter = _clutter(rng, bottom, int(rng.integers(3, 15)), rng.uniform(0.03, 0.08))
+    b.add([o for o in clutter if _clear_of_camera(o, pos)])
+    return pos, yaw, pitch
+
+
 def _room_camera(rng, size_xyz, kind: str):
     sx, sy, sz = size_xyz
     height = rng.uniform(0.35, min(1.9, sy - _WALL_MARGIN))
@@ -320,13 +369,17 @@ def _indoor(rng, noise, kind: str):
         look = np.array([x, top.center[1], z]) - pos
         yaw = math.atan2(look[0], look[2]) + rng.uniform(-0.15, 0.15)
         pitch = math.atan2(look[1], math.hypot(look[0], look[2])) + math.radians(rng.uniform(-8, 8))
-        hfov = math.radians(rng.uniform(45.0, 80.0))
+        hfov = _hfov(rng, kind)
         clutter = _clutter(rng, top, int(rng.integers(4, 13)), rng.uniform(0.04, 0.09))
         b.add(parts + [o for o in clutter if _clear_of_camera(o, pos)])
         _furnish_room(b, size_xyz, pos, yaw, hfov, tables=0, free=int(rng.integers(0, 4)))
+    elif kind == "bin":
+        pos, yaw, pitch = _bin_view(b, size_xyz)
+        hfov = _hfov(rng, kind)
+        _furnish_room(b, size_xyz, pos, yaw, hfov, tables=0, free=int(rng.integers(0, 3)))
     else:
         pos, yaw, pitch = _room_camera(rng, size_xyz, kind)
-        hfov = math.radians(rng.uniform(45.0, 90.0))
+        hfov = _hfov(rng, kind)
         _furnish_room(b, size_xyz, pos, yaw, hfov, tables=int(rng.integers(0, 3)), free=int(rng.integers(3, 10)))
     rotation = camera_rotation(yaw, pitch, math.radians(rng.uniform(-5.0, 5.0)))
     return Room(size_xyz), b, pos, rotation, hfov, _room_light(rng, size_xyz), _room_materials(rng, noise), None
@@ -386,7 +439,7 @@ def _outdoor(rng, noise):
     yaw = rng.uniform(0, 2 * math.pi)
     pos = np.array([0.0, rng.uniform(0.3, 2.2), 0.0])
     pitch = math.radians(rng.uniform(-25.0, 8.0))
-    hfov = math.radians(rng.uniform(45.0, 90.0))
+    hfov = _hfov(rng, "outdoor")
     b = _Builder(rng, noise)
     _outdoor_objects(b, pos, yaw, hfov)
     elevation, azimuth = rng.uniform(0.25, 1.2), rng.uniform(0, 2 * math.pi)

@@ -59,7 +59,7 @@ class Scene:
         cam_to_world: 4x4 float64 rigid transform from the OpenCV camera frame
             (x right, y down, z forward) to the world frame (y up, floor at y = 0).
         index, seed: what identifies the scene.
-        kind: "room", "tabletop" or "outdoor".
+        kind: "room", "tabletop", "bin" or "outdoor".
     """
 
     rgb: np.ndarray
