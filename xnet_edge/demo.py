@@ -198,24 +198,27 @@ def motorcycle_step(files: DemoFiles, threads: Optional[int]) -> dict:
     """Depth from both engines on the Middlebury Motorcycle scene, scored against its ground truth.
 
     Returns:
-        ``{"rgb", "gt", "depth": {precision: HxW}, "metrics": {precision: {"metric": {...},
+        ``{"rgb", "gt", "depth": {precision: HxW}, "fp32_median_aligned": HxW (as the metric aligns it),
+        "metrics": {precision: {"metric": {...},
         "median_aligned": {...}}}, "int8_vs_fp32": {...}}``.
     """
     from .data import open_dataset
-    from .eval import depth_metrics, score_sample
+    from .eval import aligned_depth, depth_metrics, score_sample
     from .runtime import Runtime, RuntimeOptions
 
-    scene = open_dataset("motorcycle")
-    rgb, gt = scene[0]
+    dataset = open_dataset("motorcycle")
+    rgb, gt = dataset[0]
     depth, metrics, max_depth = {}, {}, None
     for precision, engine in (("fp32", files.engine_fp32), ("int8", files.engine_int8)):
         with Runtime(engine, RuntimeOptions(threads=threads)) as rt:
             max_depth = rt.max_depth
-            depth[precision], scores = score_sample(rt, scene, aligns=(None, "median"), max_depth=max_depth)
+            depth[precision], scores = score_sample(rt, dataset, aligns=(None, "median"), max_depth=max_depth)
         _save_npy(files.depth(precision), depth[precision])
         metrics[precision] = {"metric": scores["none"], "median_aligned": scores["median"]}
     agreement = depth_metrics(depth["int8"], depth["fp32"], max_depth=max_depth)
-    return {"rgb": rgb, "gt": gt, "depth": depth, "metrics": metrics, "int8_vs_fp32": agreement}
+    aligned = aligned_depth(depth["fp32"], gt, dataset, align="median", max_depth=max_depth)
+    return {"rgb": rgb, "gt": gt, "depth": depth, "fp32_median_aligned": aligned, "metrics": metrics,
+            "int8_vs_fp32": agreement}
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
@@ -239,15 +242,6 @@ def bench_step(files: DemoFiles, duration_s: float, iterations: int, threads: Op
 
 
 # --------------------------------------------------------------------------- figure and summary
-
-
-def _median_aligned(depth: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """``depth`` scaled by median(gt) / median(depth) over the pixels with ground truth (the metric's alignment)."""
-    from .eval.metrics import fit_alignment, valid_depth_mask
-
-    valid = valid_depth_mask(gt) & np.isfinite(depth) & (depth > 0)
-    scale, _ = fit_alignment(depth[valid], gt[valid], "median")
-    return depth * scale
 
 
 def draw_figure(scene: dict, report: dict, path: Path, weights: str, title: str) -> Path:
@@ -279,7 +273,7 @@ def draw_figure(scene: dict, report: dict, path: Path, weights: str, title: str)
                        colorize(scene["depth"][precision], depth_range=(near, far))))
     aligned = scene["metrics"]["fp32"]["median_aligned"]
     panels.append((f"ORT FP32, median-aligned\nAbsRel {aligned['abs_rel']:.3f}  δ1 {aligned['d1']:.3f}",
-                   colorize(_median_aligned(scene["depth"]["fp32"], gt), depth_range=(near, far))))
+                   colorize(scene["fp32_median_aligned"], depth_range=(near, far))))
     panels.append(("ground truth (black: unknown)", colorize(gt, depth_range=(near, far))))
     fig, axes = plt.subplots(1, len(panels), figsize=(21, 3.6))
     for ax, (caption, image) in zip(axes, panels):

@@ -31,7 +31,7 @@ def test_figure_and_summary_rows(tmp_path):
     metrics = {p: {"metric": depth_metrics(d, gt), "median_aligned": depth_metrics(d, gt, align="median")}
                for p, d in depth.items()}
     scene = {"rgb": rng.integers(0, 255, (40, 60, 3), dtype=np.uint8), "gt": gt, "depth": depth,
-             "metrics": metrics}
+             "fp32_median_aligned": gt, "metrics": metrics}
     report = fake_report([20.0, 8.0])
     path = draw_figure(scene, report, tmp_path / "f.png", "test weights", "tiny 40x60")
     assert path.read_bytes()[:4] == b"\x89PNG"
@@ -76,18 +76,6 @@ def test_calibrate_step_reports_the_speed_check_and_overrides_float(tmp_path, mo
         assert calls == [True] and "demo_int8" not in speed and speed["x_fp32"] == 1.25
         assert demo.describe_speed_check(speed) == ("all but pointwise (kept float), measured x1.25 of FP32 speed "
                                                     "in calibrate's check")
-
-
-def test_median_aligned_panel_undoes_a_pure_scale_error():
-    from xnet_edge.demo import _median_aligned
-
-    rng = np.random.default_rng(1)
-    gt = rng.uniform(1.0, 5.0, (30, 40)).astype(np.float32)
-    gt[:4] = 0.0  # unknown pixels take no part in the scale
-    pred = gt * 0.65 + (gt == 0) * 7.0
-    aligned = _median_aligned(pred, gt)
-    np.testing.assert_allclose(aligned[4:], gt[4:], rtol=1e-5)
-    np.testing.assert_allclose(aligned[:4], 7.0 / 0.65, rtol=1e-5)  # the same scale everywhere
 
 
 @pytest.fixture(scope="module")

@@ -113,3 +113,33 @@ def test_inverse_depth_alignment_recovers_an_affine_inverse_depth():
     assert default_alignment("relative-depth") == "lstsq-shift" and default_alignment("metric-depth") is None
     assert report_alignments("metric-depth") == (None, "median")
     assert report_alignments("inverse-depth") == ("lstsq-shift-inverse",)
+
+
+@pytest.mark.parametrize("align", [None, "median", "lstsq", "lstsq-shift", "disparity"])
+def test_align_prediction_is_what_the_metrics_score(align):
+    """The aligned map scored without alignment gives the metrics of the aligned scoring."""
+    from xnet_edge.eval.metrics import align_prediction
+
+    rng = np.random.default_rng(3)
+    gt = rng.uniform(0.5, 12.0, (24, 32)).astype(np.float32)
+    gt[:3] = 0.0                       # unknown: not part of the fit
+    pred = (gt * 0.6 + rng.uniform(0.0, 0.4, gt.shape)).astype(np.float32)
+    pred[:3] = 50.0
+    aligned = align_prediction(pred, gt, align, max_depth=10.0)
+    want = depth_metrics(pred, gt, max_depth=10.0, align=align)
+    got = depth_metrics(aligned, gt, max_depth=10.0)
+    for key in ("abs_rel", "rmse", "d1"):
+        assert got[key] == pytest.approx(want[key], rel=1e-5, abs=1e-6)
+
+
+def test_align_prediction_fits_inside_the_cap_and_applies_everywhere():
+    from xnet_edge.eval.metrics import align_prediction
+
+    gt = np.full((10, 10), 2.0, np.float32)
+    gt[0] = 40.0                       # beyond the 10 m cap: not part of the median
+    pred = gt * 0.5
+    aligned = align_prediction(pred, gt, "median", max_depth=10.0)
+    np.testing.assert_allclose(aligned[1:], 2.0, rtol=1e-6)   # scale 2 from the capped pixels only
+    np.testing.assert_allclose(aligned[0], 10.0)              # 20 m after scaling, clipped to the cap
+    with pytest.raises(UsageError):
+        align_prediction(pred, gt, "bogus")

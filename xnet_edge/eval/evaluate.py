@@ -11,7 +11,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..errors import UsageError, XnetEdgeError
-from .metrics import ALIGN_MODES, DEPTH_METRIC_KEYS, depth_metrics, mean_metrics
+from .metrics import ALIGN_MODES, DEPTH_METRIC_KEYS, align_prediction, depth_metrics, mean_metrics
 
 
 class JsonReport:
@@ -112,11 +112,32 @@ def score_depth(pred: np.ndarray, gt: np.ndarray, dataset=None, *, align: Option
     Returns:
         :func:`~xnet_edge.eval.metrics.depth_metrics` of the prediction.
     """
+    pred, gt, protocol = _protocol(pred, gt, dataset, min_depth, max_depth)
+    return depth_metrics(pred, gt, align=align, **protocol)
+
+
+def aligned_depth(pred: np.ndarray, gt: np.ndarray, dataset=None, *, align: Optional[str] = "median",
+                  min_depth: Optional[float] = None, max_depth: Optional[float] = None) -> np.ndarray:
+    """The prediction as :func:`score_depth` aligns it: same pixels, same fit (for pictures).
+
+    Args:
+        pred, gt, dataset, min_depth, max_depth: as for :func:`score_depth`.
+        align: the alignment to apply.
+
+    Returns:
+        float32 depth at the ground truth's size.
+    """
+    pred, gt, protocol = _protocol(pred, gt, dataset, min_depth, max_depth)
+    return align_prediction(pred, gt, align, **protocol)
+
+
+def _protocol(pred, gt, dataset, min_depth, max_depth) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Prediction and ground truth at one size, and the dataset's range and mask."""
     lo, hi = depth_range(dataset, min_depth, max_depth)
     gt = np.asarray(gt, dtype=np.float32)
     pred = _resize_to(np.asarray(pred, dtype=np.float32), gt.shape)
     mask = dataset.eval_mask(*gt.shape) if hasattr(dataset, "eval_mask") else None
-    return depth_metrics(pred, gt, min_depth=lo, max_depth=hi, align=align, mask=mask)
+    return pred, gt, {"min_depth": lo, "max_depth": hi, "mask": mask}
 
 
 def score_sample(predictor: Any, dataset, index: int = 0, *, aligns=(None,), min_depth: Optional[float] = None,

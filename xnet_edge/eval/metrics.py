@@ -144,28 +144,67 @@ def _metrics_1d(p: np.ndarray, g: np.ndarray) -> dict:
     }
 
 
-def _image_metrics(pred, gt, valid, min_depth, max_depth, align) -> Optional[dict]:
-    if not valid.any():
-        return None
-    g = gt[valid].astype(np.float64)
-    p = pred[valid].astype(np.float64)
-    # NaN predictions count as the worst near value; +inf is clipped to the cap below
-    p = np.nan_to_num(p, nan=min_depth, posinf=np.inf, neginf=min_depth)
+def _aligner(p: np.ndarray, g: np.ndarray, align: Optional[str], max_depth: Optional[float]):
+    """Fit ``align`` on the valid pairs (p, g); return the map it applies to any prediction."""
     finite = np.isfinite(p)
     if align == "lstsq-shift-inverse":  # p is inverse depth itself: align it to 1/d, then invert
         scale, shift = fit_alignment(p[finite], 1.0 / g[finite], align)
         floor = 1.0 / (max_depth if max_depth is not None else float(g.max()))
-        p = 1.0 / np.maximum(p * scale + shift, floor)
-    elif align == "disparity":
+        return lambda q: 1.0 / np.maximum(q * scale + shift, floor)
+    if align == "disparity":
         finite &= p > 0
         scale, shift = fit_alignment(p[finite], g[finite], align)
-        disparity = scale / np.where(p > 0, p, np.inf) + shift
-        p = 1.0 / np.maximum(disparity, 0.1 / g.max())  # at most 10x the farthest ground truth
-    else:
-        scale, shift = fit_alignment(p[finite], g[finite], align)
-        p = p * scale + shift
+        nearest = 0.1 / g.max()  # at most 10x the farthest ground truth
+        return lambda q: 1.0 / np.maximum(scale / np.where(q > 0, q, np.inf) + shift, nearest)
+    scale, shift = fit_alignment(p[finite], g[finite], align)
+    return lambda q: q * scale + shift
+
+
+def _valid_pairs(pred, gt, valid, min_depth) -> tuple[np.ndarray, np.ndarray]:
+    g = gt[valid].astype(np.float64)
+    # NaN predictions count as the worst near value; +inf is clipped to the cap later
+    p = np.nan_to_num(pred[valid].astype(np.float64), nan=min_depth, posinf=np.inf, neginf=min_depth)
+    return p, g
+
+
+def _image_metrics(pred, gt, valid, min_depth, max_depth, align) -> Optional[dict]:
+    if not valid.any():
+        return None
+    p, g = _valid_pairs(pred, gt, valid, min_depth)
+    p = _aligner(p, g, align, max_depth)(p)
     p = np.clip(p, min_depth, np.inf if max_depth is None else max_depth)
     return _metrics_1d(p, g)
+
+
+def align_prediction(pred, gt, align: Optional[str], *, min_depth: float = 1e-3,
+                     max_depth: Optional[float] = None, mask=None) -> np.ndarray:
+    """The whole prediction under the alignment :func:`depth_metrics` fits (for pictures of it).
+
+    The fit uses exactly the pixels and the rule the metrics use, so
+    ``depth_metrics(align_prediction(p, g, a), g)`` equals ``depth_metrics(p, g, align=a)``.
+
+    Args:
+        pred, gt: one HxW prediction and its ground truth (numpy).
+        align: an alignment of :func:`depth_metrics`.
+        min_depth, max_depth, mask: the evaluation range and mask.
+
+    Returns:
+        float32 HxW: the aligned prediction clipped to the range (the input unchanged where no
+        pixel is valid).
+
+    Raises:
+        UsageError: unknown ``align``.
+    """
+    if align not in ALIGN_MODES:
+        fit_alignment(np.zeros(0), np.zeros(0), align)  # raises the UsageError
+    pred, gt = np.asarray(pred), np.asarray(gt)
+    valid = valid_depth_mask(gt, min_depth, max_depth, mask)
+    if not valid.any():
+        return pred.astype(np.float32)
+    p, g = _valid_pairs(pred, gt, valid, min_depth)
+    whole = np.nan_to_num(pred.astype(np.float64), nan=min_depth, posinf=np.inf, neginf=min_depth)
+    aligned = _aligner(p, g, align, max_depth)(whole)
+    return np.clip(aligned, min_depth, np.inf if max_depth is None else max_depth).astype(np.float32)
 
 
 def depth_metrics(pred, gt, *, min_depth: float = 1e-3, max_depth: Optional[float] = None,
