@@ -352,24 +352,41 @@ def check_parity(model, onnx_path: Union[str, os.PathLike], input_size, *, batch
     Returns:
         A :class:`ParityReport`.
     """
-    import torch
-
-    ort = require("onnxruntime")
     names, x = parity_inputs(input_size, model.config.mean, model.config.std, images)
     sizes = [1, 2] if batch is None else [batch]
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    diffs = []
+    batches = []
     for size in sizes:
         for start in range(0, len(x), size):
             chunk = x[start:start + size]
-            if len(chunk) < size:
-                chunk = np.concatenate([chunk, x[: size - len(chunk)]])
-            got = session.run(None, {INPUT_NAME: chunk})[0]
-            with torch.no_grad():
-                want = model(torch.from_numpy(chunk)).numpy()
-            diffs.append(np.abs(got.astype(np.float64) - want).ravel())
-    diff = np.concatenate(diffs)
+            batches.append(chunk if len(chunk) == size else np.concatenate([chunk, x[: size - len(chunk)]]))
+    diff, _ = ort_vs_torch(model, onnx_path, batches)
     return ParityReport(float(diff.max()), float(diff.mean()), float(tolerance), names, sizes)
+
+
+def ort_vs_torch(torch_fn, onnx_path: Union[str, os.PathLike], batches: Sequence[np.ndarray]) -> tuple[np.ndarray, float]:
+    """The one ONNX Runtime vs PyTorch comparison behind every parity check.
+
+    Args:
+        torch_fn: maps a float32 (N, C, H, W) tensor to the output tensor (the model, or a
+            wrapper that picks its output).
+        onnx_path: the ONNX file; each batch feeds its first input.
+        batches: preprocessed inputs, float32 (N, C, H, W).
+
+    Returns:
+        (|ONNX Runtime - PyTorch| of every output element, flat float64; the largest |PyTorch| output).
+    """
+    torch = require("torch")
+    ort = require("onnxruntime")
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    diffs, peak = [], 0.0
+    for chunk in batches:
+        got = np.asarray(session.run(None, {name: chunk})[0], np.float64)
+        with torch.no_grad():
+            want = torch_fn(torch.from_numpy(chunk)).numpy().astype(np.float64)
+        diffs.append(np.abs(got.reshape(want.shape) - want).ravel())
+        peak = max(peak, float(np.max(np.abs(want))))
+    return np.concatenate(diffs), peak
 
 
 def export_onnx(model, output: Union[str, os.PathLike], *, input_size: Optional[Sequence[int]] = None,

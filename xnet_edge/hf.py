@@ -357,17 +357,13 @@ def _load(folder: Path, tf):
 
 def _parity(model, onnx_path: Path, pre: Preprocessing, tolerance: Optional[float]) -> tuple[float, float]:
     """ONNX Runtime vs PyTorch on one real photo preprocessed through the contract."""
-    ort = require("onnxruntime")
-    torch = require("torch")
+    from .export import ort_vs_torch
     from .images import skimage_photo
 
     x, _ = pre.apply(skimage_photo(PARITY_IMAGE))
-    with torch.no_grad():
-        ref = model(pixel_values=torch.from_numpy(x)).predicted_depth.numpy()
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    out = session.run(None, {session.get_inputs()[0].name: x})[0]
-    max_abs = float(np.max(np.abs(np.asarray(out, np.float64).reshape(ref.shape) - ref)))
-    limit = tolerance if tolerance is not None else 1e-4 * max(float(np.max(np.abs(ref))), 1e-6)
+    diff, peak = ort_vs_torch(lambda t: model(pixel_values=t).predicted_depth, onnx_path, [x])
+    max_abs = float(diff.max())
+    limit = tolerance if tolerance is not None else 1e-4 * max(peak, 1e-6)
     if not max_abs <= limit:
         raise XnetEdgeError(f"ONNX Runtime's output differs from PyTorch's by up to {max_abs:.3g} on a real photo, "
                             f"above the limit of {limit:.3g}; nothing was written (raise it with --tolerance, "

@@ -102,3 +102,37 @@ def test_fixed_size_models_take_the_rounded_size_or_are_refused(tmp_path, capsys
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "fixed at 98x154" in err and "rounds to 126x126 (size multiple 14)" in err, err
     assert not report_path.exists()
+
+
+def test_each_model_is_opened_once_at_the_rounded_size(tmp_path, monkeypatch, fed_sizes):
+    """The rounding reads the contract of the open model and re-sizes it: no second session."""
+    from xnet_edge.runtime.backend_ort import OnnxRuntimeBackend
+
+    opened = []
+    init = OnnxRuntimeBackend.__init__
+
+    def counting(self, path, *args, **kwargs):
+        opened.append(str(path))
+        init(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(OnnxRuntimeBackend, "__init__", counting)
+    vit = _adopted(tmp_path, "vit", 14, (70, 98))
+    assert main(["bench", str(vit), "--input-size", "100x150", "--json", str(tmp_path / "r.json"), *FAST]) == 0
+    assert len(opened) == 1 and fed_sizes == {"vit.onnx": {(98, 154)}}
+
+
+def test_runtime_set_input_size(tmp_path):
+    from xnet_edge.errors import UsageError
+    from xnet_edge.runtime import Runtime
+
+    with Runtime(_adopted(tmp_path, "vit", 14, (70, 98))) as rt:
+        rt.set_input_size((42, 56))
+        assert rt.input_size == (42, 56) and rt.preprocessing.input_size == (42, 56)
+        depth = rt.predict(np.zeros((30, 40, 3), np.uint8))
+        assert depth.shape == (30, 40)
+        with pytest.raises(UsageError, match="14"):
+            rt.set_input_size((50, 56))            # 50 is not a multiple of 14
+        assert rt.input_size == (42, 56)           # a refused size changes nothing
+    with Runtime(_adopted(tmp_path, "fixed", 14, (98, 154), fixed=True)) as rt:
+        with pytest.raises(UsageError, match="fixed at 98x154"):
+            rt.set_input_size((42, 56))

@@ -217,15 +217,14 @@ def open_subject(path: str | Path, label: str, frames: Sequence[np.ndarray], *, 
     options = RuntimeOptions(threads=onnx_threads, cuda_graph=kind == "tensorrt-plan" and bool(cuda_graph))
     rss_before = current_rss_mb()
     gpu_before = cuda_used_mb() if kind == "tensorrt-plan" else None
-    runtime = Runtime(path, options)  # at its own size first: the rounding needs the model's contract
+    runtime = Runtime(path, options)  # at its own size; the rounding below needs the model's contract
     try:
         load = {"rss_mb": _difference(current_rss_mb(), rss_before)}
         if kind == "tensorrt-plan":
             load["gpu_mb"] = _difference(cuda_used_mb(), gpu_before)
         size = shared_input_size(runtime, input_size, label)
-        if size != runtime.input_size:  # a dynamic model at another size: open it again at that size
-            runtime.close()
-            runtime = Runtime(path, options.replace(input_size=size))
+        if size != runtime.input_size:
+            runtime.set_input_size(size)
         if runtime.backend_name == "torch":
             set_torch_threads(threads)
         subject = RuntimeSubject(runtime, label, frames, batch=batch, end_to_end=end_to_end, peak=peak, load=load)

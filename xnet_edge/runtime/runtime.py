@@ -144,6 +144,21 @@ class Runtime:
         self.backend.check_input_size(*pre.input_size)
         return pre
 
+    def set_input_size(self, input_size: Sequence[int]) -> None:
+        """Run at another network (H, W) from now on, without opening the model again.
+
+        For models with a dynamic input size (ONNX Runtime and PyTorch take any size the
+        model's multiple allows; a TensorRT engine any size inside its profile).
+
+        Args:
+            input_size: the new (H, W).
+
+        Raises:
+            UsageError: the model's input is fixed at another size, or the size breaks the
+                model's size multiple or the engine's profile.
+        """
+        self.preprocessing = self._resolve_preprocessing(tuple(int(v) for v in input_size))
+
     # ------------------------------------------------------------------ properties
 
     @property
