@@ -35,6 +35,7 @@ def _exit_code():
     (["--weight-decay", "inf"], "--weight-decay"),
     (["--time-limit", "-1"], "--time-limit"),
     (["--threads", "0"], "--threads"),
+    (["--threads", "100000"], "too many"),
 ])
 def test_usage_errors_exit_2(tmp_path, capsys, argv, message):
     run = tmp_path / "run"

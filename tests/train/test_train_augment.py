@@ -1,6 +1,7 @@
 """Batches: deterministic per (seed, step), flips keep image and depth aligned."""
 
 import numpy as np
+import pytest
 import torch
 
 from xnet_edge.train.augment import AugmentConfig, batch_generator, make_batch
@@ -122,3 +123,14 @@ def test_generated_cache_is_rebuilt_when_the_generator_changes(tmp_path, monkeyp
     again = build_scene_set("synthetic:2", (32, 32), 0, cache_dir=tmp_path, progress=False)
     assert len(calls) == 1 and json.loads(meta.read_text())["generator"] == "changed"
     np.testing.assert_array_equal(again.depth, first.depth)
+
+
+def test_train_settings_bound_the_thread_count():
+    """The Python API holds threads to the same bound as the command line (limits.max_threads)."""
+    from xnet_edge.errors import UsageError
+    from xnet_edge.limits import max_threads
+    from xnet_edge.train import TrainSettings
+
+    assert TrainSettings(threads=max_threads()).threads == max_threads()
+    with pytest.raises(UsageError, match="too many"):
+        TrainSettings(threads=max_threads() + 1)

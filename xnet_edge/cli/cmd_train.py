@@ -7,7 +7,7 @@ import shlex
 
 from ..errors import UsageError
 from ..preprocess import size_arg
-from .common import nonnegative_float, positive_float, positive_int, require_torch
+from .common import nonnegative_float, positive_float, positive_int, require_torch, thread_count
 
 #: the train parser's options, in declaration order (filled by register)
 _PARSER_ACTIONS: list = []
@@ -68,7 +68,7 @@ def register(subparsers) -> None:
     o.add_argument("--save-every", type=positive_int, help="save the training state every N steps (50)")
     o.add_argument("--no-augment", action="store_const", const=True, help="no flips or colour jitter")
     r = p.add_argument_group("runtime (may change on --resume)")
-    r.add_argument("--threads", type=positive_int, help="torch CPU threads")
+    r.add_argument("--threads", type=thread_count, help="torch CPU threads")
     r.add_argument("--cache-dir", help="scene cache folder (default RUN_DIR/cache)")
     r.add_argument("--time-limit", type=positive_float, metavar="MIN", help="save and stop after MIN minutes")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")

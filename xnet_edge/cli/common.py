@@ -19,6 +19,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def thread_count(text: str) -> int:
+    """argparse ``type=`` for a thread count: a whole number >= 1 within this machine's bound."""
+    from ..limits import thread_count_problem
+
+    value = positive_int(text)
+    problem = thread_count_problem(value, allow_zero=False)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return value
+
+
 #: ``xnet-edge build`` / ``bundle`` flags: (flag, BuildOptions field, argparse keywords); a bundle
 #: leaves out the ones it cannot carry (BUILD_ONLY)
 BUILD_ARGUMENTS = (

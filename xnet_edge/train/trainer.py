@@ -32,6 +32,7 @@ import torch
 
 from ..errors import CheckpointError, UsageError, XnetEdgeError
 from ..io_utils import write_json_atomic
+from ..limits import check_threads
 from ..preprocess import check_input_size
 from .augment import AugmentConfig, batch_generator, make_batch
 from .losses import log_gradient_loss, silog_loss, valid_depth_mask
@@ -136,6 +137,7 @@ class TrainSettings:
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise UsageError(f"{name} must be positive, got {value}")
+        check_threads(self.threads, "threads", allow_zero=False)
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise UsageError(f"lr must be a positive finite number, got {self.lr}")
         if not (math.isfinite(self.grad_weight) and self.grad_weight >= 0):
