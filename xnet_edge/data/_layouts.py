@@ -225,7 +225,7 @@ def _tote(rng, x: float, z: float, base: float) -> tuple[list, Box]:
     return parts, bottom
 
 
-def _bin_view(b: "_Builder", size_xyz):
+def _bin_view(b: _Builder, size_xyz):
     """A tote with items, on the floor or a table; the camera 0.55–1.1 m from it, looking almost straight down."""
     rng = b.rng
     sx, _, sz = size_xyz
