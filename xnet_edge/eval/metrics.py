@@ -160,11 +160,13 @@ def _aligner(p: np.ndarray, g: np.ndarray, align: Optional[str], max_depth: Opti
     return lambda q: q * scale + shift
 
 
-def _valid_pairs(pred, gt, valid, min_depth) -> tuple[np.ndarray, np.ndarray]:
-    g = gt[valid].astype(np.float64)
+def _as_prediction(pred, min_depth: float) -> np.ndarray:
     # NaN predictions count as the worst near value; +inf is clipped to the cap later
-    p = np.nan_to_num(pred[valid].astype(np.float64), nan=min_depth, posinf=np.inf, neginf=min_depth)
-    return p, g
+    return np.nan_to_num(np.asarray(pred, np.float64), nan=min_depth, posinf=np.inf, neginf=min_depth)
+
+
+def _valid_pairs(pred, gt, valid, min_depth) -> tuple[np.ndarray, np.ndarray]:
+    return _as_prediction(pred[valid], min_depth), gt[valid].astype(np.float64)
 
 
 def _image_metrics(pred, gt, valid, min_depth, max_depth, align) -> Optional[dict]:
@@ -202,8 +204,7 @@ def align_prediction(pred, gt, align: Optional[str], *, min_depth: float = 1e-3,
     if not valid.any():
         return pred.astype(np.float32)
     p, g = _valid_pairs(pred, gt, valid, min_depth)
-    whole = np.nan_to_num(pred.astype(np.float64), nan=min_depth, posinf=np.inf, neginf=min_depth)
-    aligned = _aligner(p, g, align, max_depth)(whole)
+    aligned = _aligner(p, g, align, max_depth)(_as_prediction(pred, min_depth))
     return np.clip(aligned, min_depth, np.inf if max_depth is None else max_depth).astype(np.float32)
 
 
