@@ -23,6 +23,9 @@ def test_segmentation_demo_loads_by_name():
     assert {t.dtype for t in tensors.values() if t.is_floating_point()} == {torch.float16}
     assert path.stat().st_size < 13_000_000
     assert "--task segmentation" in meta["command"]
+    # the "demo:MODEL" spelling names the same file where a checkpoint is asked for (train --init)
+    named = create_model("xnet_lite0_seg", checkpoint="demo:xnet_lite0_seg")
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), named.state_dict().values()))
 
 
 def test_segmentation_demo_beats_the_majority_class_on_held_out_scenes():

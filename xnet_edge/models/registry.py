@@ -44,10 +44,10 @@ def model_config(name: str, **overrides) -> XNetConfig:
 
 
 def resolve_checkpoint(name: str, checkpoint: Union[str, os.PathLike]) -> Path:
-    """Turn ``checkpoint="demo"`` into model ``name``'s bundled file; other values are paths."""
-    if str(checkpoint) != "demo":
+    """Turn ``"demo"`` into model ``name``'s bundled file and ``"demo:MODEL"`` into MODEL's; other values are paths."""
+    if not is_demo(checkpoint):
         return Path(checkpoint)
-    return demo_checkpoint(f"demo:{name}")
+    return demo_checkpoint(f"demo:{name}" if str(checkpoint) == "demo" else str(checkpoint))
 
 
 def build_model(config: XNetConfig, pretrained: Any = False):
