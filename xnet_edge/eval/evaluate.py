@@ -11,7 +11,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..errors import UsageError, XnetEdgeError
-from .metrics import ALIGN_MODES, DEPTH_METRIC_KEYS, align_prediction, depth_metrics, mean_metrics
+from .metrics import DEPTH_METRIC_KEYS, align_prediction, check_alignment, depth_metrics, mean_metrics
 
 
 class JsonReport:
@@ -185,8 +185,7 @@ def evaluate(predictor: Any, dataset, *, max_images: Optional[int] = None, align
         UsageError: unknown ``align``, ``max_images`` < 1, a bad depth range.
         XnetEdgeError: the predictor returned something that is not a depth map.
     """
-    if align not in ALIGN_MODES:
-        raise UsageError(f"unknown alignment {align!r}: use none, median, lstsq, lstsq-shift or disparity")
+    check_alignment(align)
     if max_images is not None and max_images < 1:
         raise UsageError(f"max_images must be at least 1, got {max_images}")
     lo, hi = depth_range(dataset, min_depth, max_depth)

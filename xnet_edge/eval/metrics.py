@@ -91,6 +91,16 @@ def valid_depth_mask(gt, min_depth: float = 1e-3, max_depth: Optional[float] = N
     return valid
 
 
+def check_alignment(align: Optional[str]) -> None:
+    """Refuse an alignment the metrics do not know.
+
+    Raises:
+        UsageError: ``align`` is not one of :data:`ALIGN_MODES`.
+    """
+    if align not in ALIGN_MODES:
+        raise UsageError(f"unknown alignment {align!r}: {_ALIGN_HELP}")
+
+
 def fit_alignment(pred: np.ndarray, gt: np.ndarray, mode: Optional[str]) -> tuple[float, float]:
     """Scale and shift (s, t) that map ``pred`` onto ``gt`` (1-D arrays of valid pixels).
 
@@ -104,8 +114,7 @@ def fit_alignment(pred: np.ndarray, gt: np.ndarray, mode: Optional[str]) -> tupl
     Raises:
         UsageError: unknown mode.
     """
-    if mode not in ALIGN_MODES:
-        raise UsageError(f"unknown alignment {mode!r}: {_ALIGN_HELP}")
+    check_alignment(mode)
     p, g = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
     if mode == "disparity":
         return fit_alignment(1.0 / p, 1.0 / g, "lstsq-shift") if p.size else (1.0, 0.0)
@@ -144,20 +153,22 @@ def _metrics_1d(p: np.ndarray, g: np.ndarray) -> dict:
     }
 
 
-def _aligner(p: np.ndarray, g: np.ndarray, align: Optional[str], max_depth: Optional[float]):
-    """Fit ``align`` on the valid pairs (p, g); return the map it applies to any prediction."""
+def _aligner(p: np.ndarray, g: np.ndarray, align: Optional[str], min_depth: float, max_depth: Optional[float]):
+    """Fit ``align`` on the valid pairs (p, g); return the map it applies to any prediction,
+    ending clipped to [min_depth, max_depth]."""
     finite = np.isfinite(p)
+    cap = np.inf if max_depth is None else max_depth
     if align == "lstsq-shift-inverse":  # p is inverse depth itself: align it to 1/d, then invert
         scale, shift = fit_alignment(p[finite], 1.0 / g[finite], align)
         floor = 1.0 / (max_depth if max_depth is not None else float(g.max()))
-        return lambda q: 1.0 / np.maximum(q * scale + shift, floor)
+        return lambda q: np.clip(1.0 / np.maximum(q * scale + shift, floor), min_depth, cap)
     if align == "disparity":
         finite &= p > 0
         scale, shift = fit_alignment(p[finite], g[finite], align)
         nearest = 0.1 / g.max()  # at most 10x the farthest ground truth
-        return lambda q: 1.0 / np.maximum(scale / np.where(q > 0, q, np.inf) + shift, nearest)
+        return lambda q: np.clip(1.0 / np.maximum(scale / np.where(q > 0, q, np.inf) + shift, nearest), min_depth, cap)
     scale, shift = fit_alignment(p[finite], g[finite], align)
-    return lambda q: q * scale + shift
+    return lambda q: np.clip(q * scale + shift, min_depth, cap)
 
 
 def _as_prediction(pred, min_depth: float) -> np.ndarray:
@@ -173,9 +184,7 @@ def _image_metrics(pred, gt, valid, min_depth, max_depth, align) -> Optional[dic
     if not valid.any():
         return None
     p, g = _valid_pairs(pred, gt, valid, min_depth)
-    p = _aligner(p, g, align, max_depth)(p)
-    p = np.clip(p, min_depth, np.inf if max_depth is None else max_depth)
-    return _metrics_1d(p, g)
+    return _metrics_1d(_aligner(p, g, align, min_depth, max_depth)(p), g)
 
 
 def align_prediction(pred, gt, align: Optional[str], *, min_depth: float = 1e-3,
@@ -197,15 +206,13 @@ def align_prediction(pred, gt, align: Optional[str], *, min_depth: float = 1e-3,
     Raises:
         UsageError: unknown ``align``.
     """
-    if align not in ALIGN_MODES:
-        fit_alignment(np.zeros(0), np.zeros(0), align)  # raises the UsageError
+    check_alignment(align)
     pred, gt = np.asarray(pred), np.asarray(gt)
     valid = valid_depth_mask(gt, min_depth, max_depth, mask)
     if not valid.any():
         return pred.astype(np.float32)
     p, g = _valid_pairs(pred, gt, valid, min_depth)
-    aligned = _aligner(p, g, align, max_depth)(_as_prediction(pred, min_depth))
-    return np.clip(aligned, min_depth, np.inf if max_depth is None else max_depth).astype(np.float32)
+    return _aligner(p, g, align, min_depth, max_depth)(_as_prediction(pred, min_depth)).astype(np.float32)
 
 
 def depth_metrics(pred, gt, *, min_depth: float = 1e-3, max_depth: Optional[float] = None,
@@ -234,8 +241,7 @@ def depth_metrics(pred, gt, *, min_depth: float = 1e-3, max_depth: Optional[floa
     pred, gt = np.asarray(pred), np.asarray(gt)
     if pred.shape != gt.shape or gt.ndim not in (2, 3):
         raise UsageError(f"pred {pred.shape} and gt {gt.shape} must have the same (H, W) or (N, H, W) shape")
-    if align not in ALIGN_MODES:
-        fit_alignment(np.zeros(0), np.zeros(0), align)  # raises the UsageError
+    check_alignment(align)
     if gt.ndim == 2:
         pred, gt = pred[None], gt[None]
     if mask is not None:
