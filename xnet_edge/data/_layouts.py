@@ -238,9 +238,8 @@ def _bin_view(b: _Builder, size_xyz):
     tote, bottom = _tote(rng, x, z, base)
     b.add(tote, [tex.random_material(rng, b.noise, tex.OBJECT_TEXTURES, glossy_p=0.35)] * len(tote))
     yaw, pitch = rng.uniform(0, 2 * math.pi), -math.radians(rng.uniform(55.0, 85.0))
-    forward = np.array([math.cos(pitch) * math.sin(yaw), math.sin(pitch), math.cos(pitch) * math.cos(yaw)])
     target = np.array([x + rng.uniform(-0.1, 0.1), base, z + rng.uniform(-0.1, 0.1)])
-    pos = target - rng.uniform(0.55, 1.1) * forward
+    pos = target - rng.uniform(0.55, 1.1) * camera_rotation(yaw, pitch, 0.0)[:, 2]  # back along the view axis
     pos[0], pos[2] = np.clip(pos[0], 0.3, sx - 0.3), np.clip(pos[2], 0.3, sz - 0.3)
     clutter = _clutter(rng, bottom, int(rng.integers(3, 15)), rng.uniform(0.03, 0.08))
     b.add([o for o in clutter if _clear_of_camera(o, pos)])
