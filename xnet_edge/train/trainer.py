@@ -133,7 +133,7 @@ class TrainSettings:
         for name in ("batch_size", "epochs", "save_every"):
             if getattr(self, name) <= 0:
                 raise UsageError(f"{name} must be positive, got {getattr(self, name)}")
-        for name in ("steps", "threads", "val_limit", "time_limit_min"):
+        for name in ("steps", "val_limit", "time_limit_min"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise UsageError(f"{name} must be positive, got {value}")
